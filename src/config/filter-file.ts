@@ -1,0 +1,50 @@
+/**
+ * Filter files: one rule per line, `<id>;<tcpdump expression>`.
+ * Blank lines and lines starting with `#` are skipped. `$MAC` and `${id}` are
+ * expanded later (see expand.ts), once the interface's MAC is known.
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './errors';
+
+export interface RuleLine {
+  id: string;
+  /** The expression as written, before `$MAC` and `${id}` expansion. */
+  text: string;
+  /** `file:line`, for error messages. */
+  where: string;
+}
+
+export function readFilterFile(path: string): RuleLine[] {
+  let content: string;
+  try {
+    content = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ConfigError(path, `cannot read filter file (${code})`);
+  }
+  return parseFilterText(content, path);
+}
+
+export function parseFilterText(content: string, file: string): RuleLine[] {
+  const rules: RuleLine[] = [];
+  const lines = content.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const where = `${file}:${i + 1}`;
+    const line = lines[i].replace(/\r$/, '');
+    if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
+    rules.push(parseRuleLine(line, where));
+  }
+  return rules;
+}
+
+/** One `<id>;<expr>` definition (also used for UCI `list rule`). */
+export function parseRuleLine(line: string, where: string): RuleLine {
+  const semicolon = line.indexOf(';');
+  if (semicolon < 0) throw new ConfigError(where, `missing ';' between rule id and expression`);
+  const id = line.slice(0, semicolon).trim();
+  const text = line.slice(semicolon + 1).trim();
+  if (id === '') throw new ConfigError(where, 'empty rule id');
+  if (text === '') throw new ConfigError(where, `rule '${id}' has an empty expression`);
+  if (/[\n\0]/.test(id)) throw new ConfigError(where, `rule id contains a control character`);
+  return { id, text, where };
+}
