@@ -1,0 +1,74 @@
+/**
+ * The native half of the npm package `pcap`, loaded without the package's
+ * JavaScript packet decoders (they would cost ~10 MB of RSS we never use).
+ */
+
+/** libpcap's pcap_stats(). */
+export interface NativeStats {
+  ps_recv: number;
+  ps_drop: number;
+  ps_ifdrop: number;
+}
+
+/** The methods of pcap_binding.node's PcapSession (see the package's pcap_session.cc). */
+export interface NativeSession {
+  /** Returns a `LINKTYPE_*` name or `Unknown linktype <n>`; throws libpcap's message on error. */
+  open_live(device: string, filter: string, bufferSize: number, snapLength: number, dumpFile: string,
+    onPacket: () => void, monitor: boolean, bufferTimeoutMs: number, onWarning: (message: string) => void,
+    promiscuous: boolean): string;
+  open_offline(path: string, filter: string, bufferSize: number, snapLength: number, dumpFile: string,
+    onPacket: () => void, monitor: boolean, bufferTimeoutMs: number, onWarning: (message: string) => void,
+    promiscuous: boolean): string;
+  /**
+   * Delivers every packet that is ready, one onPacket() call each, copying it
+   * into `packet` and its header (tv_sec, tv_usec, caplen, len as native
+   * uint32) into `header`. Returns 0 when nothing is left, -1 on error, -2
+   * after close() (the handle is then freed).
+   */
+  dispatch(packet: Buffer, header: Buffer): number;
+  /** Makes libuv call `read_callback` whenever the capture fd is readable. */
+  start_polling(): void;
+  read_callback?: () => void;
+  /** Only breaks the loop: the next dispatch() frees the handle. */
+  close(): void;
+  stats(): NativeStats;
+}
+
+interface NativeModule {
+  PcapSession: new () => NativeSession;
+  lib_version(): string;
+}
+
+let loaded: NativeModule | undefined;
+
+export function nativePcap(): NativeModule {
+  if (loaded) return loaded;
+  const tried: string[] = [];
+  // On OpenWrt the addon may be installed on its own, without the package's JS.
+  for (const id of ['pcap/build/Release/pcap_binding.node', 'pcap/pcap_binding.node']) {
+    try {
+      loaded = require(id) as NativeModule;
+      return loaded;
+    } catch (err) {
+      tried.push(`${id}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new Error(`cannot load the libpcap binding (npm package 'pcap'): ${tried.join('; ')}`);
+}
+
+/** DLT numbers as pcap_datalink() returns them on Linux. */
+export const DLT = { NULL: 0, EN10MB: 1, RAW: 12, IEEE802_11_RADIO: 127, LINUX_SLL: 113 } as const;
+
+/** The binding names a handful of link types and prints the number of the rest. */
+export function linkTypeNumber(name: string): number {
+  switch (name) {
+    case 'LINKTYPE_NULL': return DLT.NULL;
+    case 'LINKTYPE_ETHERNET': return DLT.EN10MB;
+    case 'LINKTYPE_RAW': return DLT.RAW;
+    case 'LINKTYPE_LINUX_SLL': return DLT.LINUX_SLL;
+    case 'LINKTYPE_IEEE802_11_RADIO': return DLT.IEEE802_11_RADIO;
+  }
+  const m = /^Unknown linktype (\d+)$/.exec(name);
+  if (!m) throw new Error(`unexpected link type from the pcap binding: ${name}`);
+  return Number(m[1]);
+}

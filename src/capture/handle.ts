@@ -1,0 +1,100 @@
+/**
+ * One libpcap handle (live interface or capture file) delivering packets to
+ * a sink. The packet and header buffers are allocated once per handle: the
+ * native side copies every packet into them, so the data path allocates
+ * nothing per packet.
+ */
+import { linkTypeNumber, nativePcap, type NativeSession, type NativeStats } from './binding';
+
+/** Receives each packet: the shared buffer, its captured length and its wire length. */
+export type PacketSink = (packet: Buffer, caplen: number, wirelen: number) => void;
+
+export interface LiveOptions {
+  /** Kernel filter ('' = every packet). */
+  filter: string;
+  snapLength: number;
+  bufferSize: number;
+  /** libpcap's buffer timeout; 0 means immediate mode. */
+  timeoutMs: number;
+}
+
+/** The largest snap length libpcap uses (MAXIMUM_SNAPLEN). */
+export const MAX_SNAPLEN = 262144;
+
+export class CaptureHandle {
+  private readonly session: NativeSession;
+  private readonly packet: Buffer;
+  private readonly header: Buffer;
+  private closed = false;
+  readonly linkType: number;
+
+  private constructor(open: (session: NativeSession, onPacket: () => void) => string, bufferLength: number, sink: PacketSink) {
+    this.session = new (nativePcap().PcapSession)();
+    const packet = Buffer.alloc(bufferLength);
+    // An ArrayBuffer of its own keeps the uint32 view aligned.
+    const headerBytes = new ArrayBuffer(16);
+    const header32 = new Uint32Array(headerBytes);
+    this.packet = packet;
+    this.header = Buffer.from(headerBytes);
+    const onPacket = (): void => {
+      const caplen = header32[2];
+      sink(packet, caplen < bufferLength ? caplen : bufferLength, header32[3]);
+    };
+    this.linkType = linkTypeNumber(open(this.session, onPacket));
+  }
+
+  /** Throws libpcap's message when the interface or the filter is refused. */
+  static openLive(device: string, options: LiveOptions, sink: PacketSink): CaptureHandle {
+    return new CaptureHandle(
+      (session, onPacket) => session.open_live(device, options.filter, options.bufferSize, options.snapLength, '',
+        onPacket, false, options.timeoutMs, ignoreWarning, true),
+      options.snapLength, sink);
+  }
+
+  /** Throws libpcap's message when the file or the filter is refused. */
+  static openFile(path: string, filter: string, sink: PacketSink): CaptureHandle {
+    return new CaptureHandle(
+      (session, onPacket) => session.open_offline(path, filter, 0, 0, '', onPacket, false, 0, ignoreWarning, false),
+      MAX_SNAPLEN, sink);
+  }
+
+  /** Reads a capture file to its end. */
+  readAll(): void {
+    const result = this.session.dispatch(this.packet, this.header);
+    if (result === -1) throw new Error('libpcap could not read the capture file (truncated or corrupt?)');
+  }
+
+  /**
+   * Starts delivering live packets from the event loop. `onError` is called
+   * once if libpcap reports an error (e.g. the interface went away).
+   */
+  startLive(onError: (message: string) => void): void {
+    this.session.read_callback = () => {
+      if (this.closed) return;
+      if (this.session.dispatch(this.packet, this.header) === -1) onError('libpcap read error');
+    };
+    this.session.start_polling();
+    // Packets may already be waiting before the first poll event.
+    setImmediate(() => this.session.read_callback?.());
+  }
+
+  stats(): NativeStats | undefined {
+    if (this.closed) return undefined;
+    try {
+      return this.session.stats();
+    } catch {
+      return undefined;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.session.close();
+    // close() only breaks libpcap's loop; this dispatch sees that and frees the handle.
+    this.session.dispatch(this.packet, this.header);
+  }
+}
+
+/** pcap_lookupnet() fails on interfaces without IPv4 address; that only matters for `ip broadcast`. */
+function ignoreWarning(): void {}

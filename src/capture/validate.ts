@@ -1,0 +1,53 @@
+/**
+ * Asks libpcap whether it accepts an expression for a link type, without a
+ * live interface: libpcap compiles against an empty capture file of that type.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DLT } from './binding';
+import { CaptureHandle, MAX_SNAPLEN } from './handle';
+
+/** DLT numbers that are stored under another LINKTYPE number in capture files. */
+function fileLinkType(dlt: number): number {
+  return dlt === DLT.RAW || dlt === 14 ? 101 : dlt;
+}
+
+export class ExpressionChecker {
+  private readonly dir = mkdtempSync(join(tmpdir(), 'bpfcountd-'));
+  private readonly files = new Map<number, string>();
+
+  /** libpcap's error message, or undefined when the expression compiles. */
+  check(expr: string, linkType: number): string | undefined {
+    let handle: CaptureHandle;
+    try {
+      handle = CaptureHandle.openFile(this.emptyCapture(linkType), expr, noPackets);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    handle.close();
+    return undefined;
+  }
+
+  dispose(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private emptyCapture(linkType: number): string {
+    let path = this.files.get(linkType);
+    if (!path) {
+      path = join(this.dir, `empty-${linkType}.pcap`);
+      const header = Buffer.alloc(24);
+      header.writeUInt32LE(0xa1b2c3d4, 0);
+      header.writeUInt16LE(2, 4);
+      header.writeUInt16LE(4, 6);
+      header.writeUInt32LE(MAX_SNAPLEN, 16);
+      header.writeUInt32LE(fileLinkType(linkType), 20);
+      writeFileSync(path, header);
+      this.files.set(linkType, path);
+    }
+    return path;
+  }
+}
+
+function noPackets(): void {}

@@ -1,0 +1,111 @@
+/**
+ * The command line: the C original's flags (-i -f -F -b -u -h) and ours.
+ * Parsed getopt-style: `-i eth0` and `-ieth0`, `--mac x` and `--mac=x`.
+ */
+export interface Options {
+  iface?: string;
+  filterFile?: string;
+  prefilter: string;
+  bufferSize: number;
+  socketPath: string;
+  readFile?: string;
+  mac?: string;
+  check: boolean;
+  help: boolean;
+  configPaths: string[];
+  runtimeDir?: string;
+  /** undefined = ubus off (single-interface default); '' = default ubus socket path. */
+  ubusSocket?: string;
+}
+
+export const DEFAULT_BUFFER_SIZE = 2 * 1024 * 1024;
+export const DEFAULT_SOCKET = './test.sock';
+
+export const USAGE = `usage: bpfcountd -i <interface> -f <filterfile> [-F <prefilter>] [-b <bytes>] [-u <socket>]
+       bpfcountd -r <capture file> -f <filterfile> [-F <prefilter>] [--mac <addr>]
+       bpfcountd -c <uci config> [-c ...] [--runtime-dir <dir>]
+       add --check to any of them to validate and show how each rule is evaluated
+
+  -i <interface>     capture on this interface
+  -f <filterfile>    rules, one per line: <id>;<tcpdump filter expression>
+                     ($MAC = the interface's MAC, \${id} = an earlier rule)
+  -F <prefilter>     kernel filter applied before all rules (e.g. 'inbound')
+  -b <bytes>         capture buffer size (default ${DEFAULT_BUFFER_SIZE})
+  -u <socket>        unix socket for the counters (default ${DEFAULT_SOCKET})
+  -r <file>          count a pcap/pcapng file, print <id>:<bytes>:<packets> lines, exit
+  --mac <addr>       the value of $MAC when there is no -i
+  --check            load and compile everything, print the plan, exit (1 if invalid)
+  -c <path>          service mode: serve every enabled section of a UCI config
+  --runtime-dir <d>  service mode: sections started/stopped by the init script
+  --ubus[=<socket>]  register the 'bpfcountd' ubus object (on by default with -c)
+  -h, --help         this help
+`;
+
+export class UsageError extends Error {}
+
+type Setter = (options: Options, value: string) => void;
+
+const WITH_VALUE: Record<string, Setter> = {
+  '-i': (o, v) => { o.iface = v; },
+  '-f': (o, v) => { o.filterFile = v; },
+  '-F': (o, v) => { o.prefilter = v; },
+  '-b': (o, v) => { o.bufferSize = parseSize(v); },
+  '-u': (o, v) => { o.socketPath = v; },
+  '-r': (o, v) => { o.readFile = v; },
+  '-c': (o, v) => { o.configPaths.push(v); },
+  '--mac': (o, v) => { o.mac = parseMac(v); },
+  '--runtime-dir': (o, v) => { o.runtimeDir = v; },
+};
+
+export function parseArgs(argv: readonly string[]): Options {
+  const options: Options = {
+    prefilter: '', bufferSize: DEFAULT_BUFFER_SIZE, socketPath: DEFAULT_SOCKET,
+    check: false, help: false, configPaths: [],
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '-h' || arg === '--help') { options.help = true; continue; }
+    if (arg === '--check') { options.check = true; continue; }
+    if (arg === '--ubus') { options.ubusSocket = ''; continue; }
+    if (arg.startsWith('--ubus=')) { options.ubusSocket = arg.slice(7); continue; }
+    let name = arg;
+    let value: string | undefined;
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      if (eq > 0) { name = arg.slice(0, eq); value = arg.slice(eq + 1); }
+    } else if (/^-[a-zA-Z]./.test(arg)) {
+      name = arg.slice(0, 2);
+      value = arg.slice(2);
+    }
+    const set = WITH_VALUE[name];
+    if (!set) throw new UsageError(`unknown option '${arg}'`);
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new UsageError(`option ${name} needs a value`);
+      value = argv[++i];
+    }
+    set(options, value);
+  }
+  if (!options.help) checkCombination(options);
+  return options;
+}
+
+function checkCombination(o: Options): void {
+  const modes = [o.iface !== undefined, o.readFile !== undefined, o.configPaths.length > 0].filter(Boolean).length;
+  if (modes === 0) throw new UsageError('give an interface (-i), a capture file (-r) or a config (-c)');
+  if (modes > 1) throw new UsageError('-i, -r and -c exclude each other');
+  if (o.configPaths.length === 0 && o.filterFile === undefined) throw new UsageError('missing -f <filterfile>');
+}
+
+function parseSize(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) <= 0 || Number(value) > 0x7fffffff) {
+    throw new UsageError(`-b: '${value}' is not a buffer size in bytes (1..2147483647)`);
+  }
+  return Number(value);
+}
+
+function parseMac(value: string): string {
+  if (!/^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$/.test(value)) {
+    throw new UsageError(`--mac: '${value}' is not a MAC address (aa:bb:cc:dd:ee:ff)`);
+  }
+  return value.toLowerCase();
+}

@@ -1,0 +1,21 @@
+/** The `--check` report: every rule, its expansion and how it is evaluated. */
+import { describeLinkType } from '../capture/link-names';
+import type { Instance } from './instance';
+
+export function describePlan(instance: Instance): string {
+  const { spec } = instance;
+  const source = spec.source.kind === 'live' ? `interface ${spec.source.ifname}` : `file ${spec.source.path}`;
+  let text = `instance ${spec.name}: ${source}, link type ${describeLinkType(instance.linkType)}\n`;
+  text += `  prefilter: ${spec.prefilter === '' ? '(none)' : spec.prefilter}\n`;
+  for (const { rule, plan, kernelFilter, warning } of instance.plans) {
+    text += `  rule ${rule.id}: ${rule.expr}\n`;
+    if (plan.engine === 'javascript') {
+      text += `    evaluated by: javascript (reads up to ${plan.snapNeeded} bytes)\n`;
+    } else {
+      text += `    evaluated by: libpcap, own handle (${plan.reason})\n`;
+      text += `    kernel filter: ${kernelFilter ?? ''}\n`;
+    }
+    if (warning) text += `    warning: ${warning}\n`;
+  }
+  return text;
+}

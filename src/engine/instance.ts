@@ -1,0 +1,172 @@
+/**
+ * One configured instance: a packet source (interface or capture file), a
+ * prefilter and its rules. Rules the JavaScript engine takes share one
+ * capture handle and one compiled function; every other rule gets a libpcap
+ * handle of its own whose kernel filter is the rule itself.
+ *
+ *   packet -> CaptureHandle -> compiled match() -> Counters        (javascript rules)
+ *   packet -> CaptureHandle(kernel filter = rule) -> Counters       (libpcap rules)
+ */
+import type { Rule } from '../config/expand';
+import { ConfigError } from '../config/errors';
+import { CaptureHandle, MAX_SNAPLEN, type PacketSink } from '../capture/handle';
+import { ExpressionChecker } from '../capture/validate';
+import { Counters } from './counters';
+import { planJavaScript, type EnginePlan } from './js-engine';
+import { joinPrefilter } from './prefilter-join';
+
+export type Source =
+  | { kind: 'live'; ifname: string; bufferSize: number }
+  | { kind: 'file'; path: string };
+
+export interface InstanceSpec {
+  name: string;
+  source: Source;
+  prefilter: string;
+  rules: Rule[];
+}
+
+export interface RulePlanInfo {
+  rule: Rule;
+  plan: EnginePlan;
+  /** The libpcap handle's filter, for 'libpcap' rules. */
+  kernelFilter?: string;
+  warning?: string;
+}
+
+/** libpcap's buffer timeout: a few wake-ups a second at low rates, batches at high rates. */
+const LIVE_TIMEOUT_MS = 250;
+
+export class Instance {
+  readonly counters: Counters;
+  readonly plans: RulePlanInfo[] = [];
+  linkType = -1;
+  private main?: CaptureHandle;
+  private ruleHandles: CaptureHandle[] = [];
+  private opened = false;
+
+  constructor(readonly spec: InstanceSpec) {
+    this.counters = new Counters(spec.rules.length);
+  }
+
+  /**
+   * Opens every handle and compiles every rule. Throws ConfigError naming the
+   * rule (or the prefilter) when libpcap refuses an expression.
+   */
+  open(checker: ExpressionChecker): void {
+    if (this.opened) return;
+    this.opened = true;
+    try {
+      this.openHandles(checker);
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  private openHandles(checker: ExpressionChecker): void {
+    const { spec, counters } = this;
+    let sink: PacketSink = ignorePacket;
+    const forward: PacketSink = (packet, caplen, wirelen) => sink(packet, caplen, wirelen);
+    this.main = this.openMain(forward);
+    this.linkType = this.main.linkType;
+
+    // libpcap has the last word on what is valid; its message names the rule.
+    const valid: number[] = [];
+    const refused = new Map<number, string>();
+    spec.rules.forEach((rule, slot) => {
+      const message = checker.check(rule.expr, this.linkType);
+      if (message === undefined) valid.push(slot);
+      else refused.set(slot, message);
+    });
+    const js = planJavaScript(valid.map((slot) => spec.rules[slot].expr), valid, this.linkType, counters);
+    const planOf = new Map<number, EnginePlan>();
+    valid.forEach((slot, i) => planOf.set(slot, js.plans[i]));
+
+    spec.rules.forEach((rule, slot) => {
+      const plan: EnginePlan = planOf.get(slot) ?? { engine: 'libpcap', reason: 'needs a live capture' };
+      const info: RulePlanInfo = { rule, plan };
+      this.plans.push(info);
+      if (plan.engine === 'javascript') return;
+      const joined = joinPrefilter(spec.prefilter, rule.expr);
+      info.kernelFilter = joined.filter;
+      info.warning = joined.warning;
+      try {
+        this.ruleHandles.push(this.openHandle(joined.filter, countInto(counters, slot)));
+      } catch (err) {
+        // An expression refused on a savefile but fine live (inbound, ifindex...) got here.
+        const message = refused.get(slot) ?? (err as Error).message;
+        throw new ConfigError(rule.where, `rule '${rule.id}': ${message}`);
+      }
+    });
+
+    if (js.match) {
+      const match = js.match;
+      sink = match;
+    } else {
+      this.main.close();
+      this.main = undefined;
+    }
+  }
+
+  private openHandle(filter: string, sink: PacketSink): CaptureHandle {
+    const { source } = this.spec;
+    if (source.kind === 'file') return CaptureHandle.openFile(source.path, filter, sink);
+    return CaptureHandle.openLive(source.ifname,
+      { filter, snapLength: MAX_SNAPLEN, bufferSize: source.bufferSize, timeoutMs: LIVE_TIMEOUT_MS }, sink);
+  }
+
+  /** The first handle: tells whether the source or the prefilter is at fault when libpcap refuses. */
+  private openMain(sink: PacketSink): CaptureHandle {
+    const { source, prefilter } = this.spec;
+    const where = source.kind === 'file' ? source.path : source.ifname;
+    try {
+      return this.openHandle(prefilter, sink);
+    } catch (err) {
+      const message = (err as Error).message;
+      if (prefilter.trim() !== '') {
+        let sourceWorks = false;
+        try {
+          this.openHandle('', ignorePacket).close();
+          sourceWorks = true;
+        } catch {
+          // the source itself is refused: report the first message
+        }
+        if (sourceWorks) throw new ConfigError('prefilter', `'${prefilter}': ${message}`);
+      }
+      throw new ConfigError(where, `cannot capture: ${message}`);
+    }
+  }
+
+  /** Capture-file mode: reads the whole file through every handle. */
+  readAll(): void {
+    this.main?.readAll();
+    for (const handle of this.ruleHandles) handle.readAll();
+  }
+
+  startLive(onError: (message: string) => void): void {
+    this.main?.startLive(onError);
+    for (const handle of this.ruleHandles) handle.startLive(onError);
+  }
+
+  handles(): CaptureHandle[] {
+    return this.main ? [this.main, ...this.ruleHandles] : [...this.ruleHandles];
+  }
+
+  close(): void {
+    this.main?.close();
+    for (const handle of this.ruleHandles) handle.close();
+    this.main = undefined;
+    this.ruleHandles = [];
+  }
+}
+
+function countInto(counters: Counters, slot: number): PacketSink {
+  const { bytes, packets } = counters;
+  return (_packet, _caplen, wirelen) => {
+    bytes[slot] += wirelen;
+    packets[slot] += 1;
+  };
+}
+
+function ignorePacket(): void {}
