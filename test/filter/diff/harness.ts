@@ -1,0 +1,144 @@
+/**
+ * Runs the filter engine (src/filter) over captured packets and compares its
+ * per-packet decisions with libpcap's (the oracle). Shared by the diff tests.
+ */
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CapturedPacket } from '../gen/pcap-file';
+import { REPO_ROOT } from '../gen/oracle';
+import type { OracleAnswer } from '../gen/oracle';
+import { compileMatcher } from './engine';
+import type { RulePlan } from './engine';
+
+export type { RulePlan };
+
+export interface EngineRun {
+  plans: RulePlan[];
+  /** Per expression: "0101..." when planned 'javascript', else null. */
+  bits: (string | null)[];
+  /** Counter updates that were not exactly +1 packet / +wirelen bytes. */
+  counterErrors: string[];
+}
+
+export interface RunOptions {
+  /** Hand the engine a buffer longer than caplen, with garbage after it, at a non-zero offset. */
+  padded?: boolean;
+}
+
+/** Compiles all expressions into one matcher (as the daemon does) and runs every packet through it. */
+export function runEngine(exprs: readonly string[], linkType: number, packets: readonly CapturedPacket[], opts: RunOptions = {}): EngineRun {
+  const n = exprs.length;
+  const bytes = new Float64Array(n);
+  const counts = new Float64Array(n);
+  const matcher = compileMatcher(exprs.map((expr, slot) => ({ slot, expr })), linkType, bytes, counts);
+  const plans = exprs.map((_, slot) => {
+    const plan = matcher.plans.find((p) => p.slot === slot);
+    if (!plan) throw new Error(`compileMatcher returned no plan for slot ${slot} (${exprs[slot]})`);
+    return plan;
+  });
+  const js = plans.filter((p) => p.engine === 'javascript').map((p) => p.slot);
+  const bits: string[][] = exprs.map(() => []);
+  const counterErrors: string[] = [];
+  const prevBytes = new Float64Array(n);
+  const prevCounts = new Float64Array(n);
+  const arena = new Uint8Array(65536 + 256);
+  packets.forEach((p, index) => {
+    let data = p.data;
+    if (opts.padded) {
+      // Garbage past caplen: a load beyond caplen must fail even though the buffer is longer.
+      arena.fill(0xa5);
+      const start = 7 + (index % 13);
+      arena.set(p.data, start);
+      data = arena.subarray(start, start + p.caplen + 64);
+    }
+    matcher.match(data, p.caplen, p.wirelen);
+    for (const s of js) {
+      const dc = counts[s] - prevCounts[s];
+      const db = bytes[s] - prevBytes[s];
+      if (dc === 1 && db === p.wirelen) bits[s].push('1');
+      else if (dc === 0 && db === 0) bits[s].push('0');
+      else {
+        counterErrors.push(`${exprs[s]}: packet ${index}: +${dc} packets +${db} bytes (wirelen ${p.wirelen})`);
+        bits[s].push(dc > 0 ? '1' : '0');
+      }
+      prevCounts[s] = counts[s];
+      prevBytes[s] = bytes[s];
+    }
+  });
+  return { plans, bits: plans.map((p) => (p.engine === 'javascript' ? bits[p.slot].join('') : null)), counterErrors };
+}
+
+export interface Mismatch {
+  expr: string;
+  capture: string;
+  packet: number;
+  expected: string;
+  got: string;
+  hex?: string;
+}
+
+export function hexOf(p: CapturedPacket): string {
+  return `caplen=${p.caplen} wirelen=${p.wirelen} ${Buffer.from(p.data).toString('hex')}`;
+}
+
+/** Per-packet comparison of one expression; returns every differing packet. */
+export function comparePackets(expr: string, capture: string, expected: string, got: string, packets?: readonly CapturedPacket[]): Mismatch[] {
+  const out: Mismatch[] = [];
+  if (expected.length !== got.length) {
+    out.push({ expr, capture, packet: -1, expected: `${expected.length} packets`, got: `${got.length} packets` });
+    return out;
+  }
+  for (let i = 0; i < expected.length; i++) {
+    if (expected[i] !== got[i]) {
+      out.push({ expr, capture, packet: i, expected: expected[i] === '1' ? 'match' : 'no match', got: got[i] === '1' ? 'match' : 'no match', hex: packets ? hexOf(packets[i]) : undefined });
+    }
+  }
+  return out;
+}
+
+export function describe(m: Mismatch): string {
+  return `expr ${JSON.stringify(m.expr)} capture ${m.capture} packet ${m.packet}: libpcap ${m.expected}, engine ${m.got}${m.hex ? `\n    packet ${m.hex}` : ''}`;
+}
+
+/** A failure message listing the first mismatches (all of them are counted). */
+export function mismatchReport(title: string, ms: readonly Mismatch[], limit = 25): string {
+  const lines = ms.slice(0, limit).map((m) => `  ${describe(m)}`);
+  if (ms.length > limit) lines.push(`  ... and ${ms.length - limit} more`);
+  return `${title}: ${ms.length} mismatching packets\n${lines.join('\n')}`;
+}
+
+/**
+ * When FILTER_FINDINGS names a file, appends mismatches there (one block per
+ * expression) so the compiler's author can work through them.
+ */
+export function recordFindings(title: string, ms: readonly Mismatch[]): void {
+  const file = process.env.FILTER_FINDINGS;
+  if (!file || ms.length === 0) return;
+  const byExpr = new Map<string, Mismatch[]>();
+  for (const m of ms) {
+    const key = `${m.expr}\u0000${m.capture}`;
+    const list = byExpr.get(key) ?? [];
+    list.push(m);
+    byExpr.set(key, list);
+  }
+  const blocks: string[] = [`\n### ${title} (${new Date().toISOString()})\n`];
+  for (const list of byExpr.values()) {
+    const first = list[0];
+    blocks.push(`- \`${first.expr}\` on ${first.capture}: ${list.length} packets differ; first: packet ${first.packet}, libpcap ${first.expected}, engine ${first.got}${first.hex ? `\n  - packet: \`${first.hex}\`` : ''}`);
+  }
+  appendFileSync(file, `${blocks.join('\n')}\n`);
+}
+
+export function sharedPath(...parts: string[]): string {
+  return join(REPO_ROOT, '..', 'shared', ...parts);
+}
+
+export function answerText(a: OracleAnswer): string {
+  return a.ok ? `OK ${a.value}` : `ERR ${a.error}`;
+}
+
+export function planText(p: RulePlan): string {
+  if (p.engine === 'javascript') return 'javascript';
+  if (p.engine === 'libpcap') return `libpcap (${p.reason})`;
+  return `error (${p.message})`;
+}
