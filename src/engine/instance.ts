@@ -34,6 +34,9 @@ export interface RulePlanInfo {
   warning?: string;
 }
 
+/** libpcap refuses a filter its optimizer proves empty; for us that is a rule counting 0. */
+const REJECTS_ALL = 'expression rejects all packets';
+
 /** libpcap's buffer timeout: a few wake-ups a second at low rates, batches at high rates. */
 const LIVE_TIMEOUT_MS = 250;
 
@@ -88,6 +91,12 @@ export class Instance {
       const info: RulePlanInfo = { rule, plan };
       this.plans.push(info);
       if (plan.engine === 'javascript') return;
+      if (refused.get(slot)?.includes(REJECTS_ALL)) {
+        // libpcap's optimizer proved it: keep the rule (a filter file is often shared by
+        // interfaces of several link types) and let it count nothing.
+        info.plan = { engine: 'libpcap', reason: 'never matches on this link type (libpcap: expression rejects all packets)' };
+        return;
+      }
       const joined = joinPrefilter(spec.prefilter, rule.expr);
       info.kernelFilter = joined.filter;
       info.warning = joined.warning;
