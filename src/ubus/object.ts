@@ -1,0 +1,136 @@
+/**
+ * The `bpfcountd` ubus object: `stats {instance}`, `rules {instance}` and
+ * `reload {}`, answered from the daemon's DaemonControl.
+ *
+ * Status codes: an `instance` that is not a string -> INVALID_ARGUMENT (2);
+ * an instance name the daemon does not have -> NOT_FOUND (4, what ubus also
+ * answers for an unknown object); a method that fails otherwise ->
+ * UNKNOWN_ERROR (9, logged). Counters are INT64 (they pass 2^32), rates
+ * DOUBLE, the snap length INT32.
+ */
+import { BlobmsgField, BlobmsgType, BlobmsgValue, findField } from './blobmsg';
+import { DEFAULT_UBUS_SOCKET, MethodReply, UbusMethod, UbusObjectClient, UbusObjectDefinition } from './client';
+import { Status } from './message';
+import {
+  DaemonControl, DropStats, InstanceRules, InstanceStats, RuleInfo, RuleStats, RulesReply, StatsReply,
+  UnknownInstanceError,
+} from '../service/model';
+
+export const UBUS_OBJECT_NAME = 'bpfcountd';
+
+const str = (value: string): BlobmsgValue => ({ type: 'string', value });
+/** Counters are integers below 2^53; anything else (NaN after a bug) still goes out as a number. */
+const counter = (value: number): BlobmsgValue =>
+  Number.isSafeInteger(value) ? { type: 'int64', value: BigInt(value) } : { type: 'double', value };
+const rate = (value: number): BlobmsgValue => ({ type: 'double', value });
+const table = (fields: BlobmsgField[]): BlobmsgValue => ({ type: 'table', fields });
+const field = (name: string, value: BlobmsgValue): BlobmsgField => ({ name, value });
+
+function dropsFields(d: DropStats): BlobmsgField[] {
+  return [field('received', counter(d.received)), field('dropped', counter(d.dropped)), field('ifdropped', counter(d.ifdropped))];
+}
+
+function ruleStatsValue(r: RuleStats): BlobmsgValue {
+  return table([
+    field('id', str(r.id)),
+    field('bytes', counter(r.bytes)),
+    field('packets', counter(r.packets)),
+    field('bytes_per_second', rate(r.bytes_per_second)),
+    field('packets_per_second', rate(r.packets_per_second)),
+  ]);
+}
+
+function instanceStatsValue(s: InstanceStats): BlobmsgValue {
+  return table([
+    field('interface', str(s.interface)),
+    field('prefilter', str(s.prefilter)),
+    field('state', str(s.state)),
+    field('socket', str(s.socket)),
+    field('drops', table(dropsFields(s.drops))),
+    field('rules', { type: 'array', items: s.rules.map(ruleStatsValue) }),
+  ]);
+}
+
+export function statsToBlobmsg(reply: StatsReply): BlobmsgField[] {
+  return Object.entries(reply).map(([name, s]) => field(name, instanceStatsValue(s)));
+}
+
+function ruleInfoValue(r: RuleInfo): BlobmsgValue {
+  const fields = [field('id', str(r.id)), field('expression', str(r.expression)), field('engine', str(r.engine))];
+  if (r.reason !== undefined) fields.push(field('reason', str(r.reason)));
+  return table(fields);
+}
+
+function instanceRulesValue(r: InstanceRules): BlobmsgValue {
+  return table([
+    field('interface', str(r.interface)),
+    field('prefilter', str(r.prefilter)),
+    field('kernel_filter', str(r.kernel_filter)),
+    field('snaplen', { type: 'int32', value: r.snaplen }),
+    field('rules', { type: 'array', items: r.rules.map(ruleInfoValue) }),
+  ]);
+}
+
+export function rulesToBlobmsg(reply: RulesReply): BlobmsgField[] {
+  return Object.entries(reply).map(([name, r]) => field(name, instanceRulesValue(r)));
+}
+
+/** The optional `instance` argument: a string, absent, or invalid. */
+function instanceArg(args: readonly BlobmsgField[]): { ok: true; instance?: string } | { ok: false } {
+  const v = findField(args, 'instance');
+  if (v === undefined) return { ok: true };
+  return v.type === 'string' ? { ok: true, instance: v.value } : { ok: false };
+}
+
+function perInstance(query: (instance?: string) => BlobmsgField[]): UbusMethod {
+  return {
+    args: [['instance', BlobmsgType.STRING]],
+    handle(args): MethodReply {
+      const a = instanceArg(args);
+      if (!a.ok) return { status: Status.INVALID_ARGUMENT };
+      try {
+        return { status: Status.OK, data: query(a.instance) };
+      } catch (err) {
+        if (err instanceof UnknownInstanceError) return { status: Status.NOT_FOUND };
+        throw err; // the client logs it and answers UNKNOWN_ERROR
+      }
+    },
+  };
+}
+
+export function bpfcountdObject(control: DaemonControl): UbusObjectDefinition {
+  return {
+    path: UBUS_OBJECT_NAME,
+    methods: [
+      ['stats', perInstance((i) => statsToBlobmsg(control.stats(i)))],
+      ['rules', perInstance((i) => rulesToBlobmsg(control.rules(i)))],
+      // Like the C daemon's SIGHUP: status only, no data.
+      ['reload', { args: [], handle: (): MethodReply => { control.reload(); return { status: Status.OK }; } }],
+    ],
+  };
+}
+
+export interface UbusObjectOptions {
+  /** Default /var/run/ubus/ubus.sock. */
+  socketPath?: string;
+  control: DaemonControl;
+  log: (message: string) => void;
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+}
+
+/**
+ * Registers `bpfcountd` on ubusd and keeps it registered (reconnecting in the
+ * background) until close(). Never throws: with no ubusd it only logs once.
+ */
+export function startUbusObject(opts: UbusObjectOptions): { close(): void } {
+  const client = new UbusObjectClient({
+    socketPath: opts.socketPath ?? DEFAULT_UBUS_SOCKET,
+    object: bpfcountdObject(opts.control),
+    log: opts.log,
+    retryInitialMs: opts.retryInitialMs,
+    retryMaxMs: opts.retryMaxMs,
+  });
+  client.start();
+  return { close: () => client.close() };
+}
