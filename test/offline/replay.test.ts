@@ -12,9 +12,9 @@ import {
 const MAC = '00:10:db:ff:10:01';
 const FIXTURES = join(ROOT, 'test', 'fixtures');
 
-function assertExact(capture: string, filterFile: string, extra: string[] = []): void {
-  const rules = ruleEntries(filterFile, MAC);
-  const run = runDaemon(['-r', capture, '-f', filterFile, '--mac', MAC, ...extra]);
+function assertExact(capture: string, filterFile: string, mac = MAC): void {
+  const rules = ruleEntries(filterFile, mac);
+  const run = runDaemon(['-r', capture, '-f', filterFile, '--mac', mac]);
   assert.equal(run.status, 0, run.stderr);
   const got = parseCounterLines(run.stdout);
   assert.deepEqual([...got.keys()], rules.map((r) => r.id), 'one line per rule, in file order');
@@ -41,4 +41,9 @@ describe('other link types', () => {
   for (const capture of captures) {
     it(`${basename(capture)}: IP rule set`, () => assertExact(capture, join(FIXTURES, 'broad-ip.filters')));
   }
+});
+
+describe('bundled example', () => {
+  it('examples/sample.pcap with examples/example.filters', () =>
+    assertExact(join(ROOT, 'examples', 'sample.pcap'), join(ROOT, 'examples', 'example.filters'), '02:ba:7a:00:00:01'));
 });
