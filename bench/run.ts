@@ -1,0 +1,56 @@
+/**
+ * Runs all benchmarks and prints their tables (npm run bench).
+ * Environment: BENCH_MIN_SECONDS (per timed measurement, default 1),
+ * BENCH_MIX_PACKETS (default 1000000), BENCH_RUNS (whole-process runs per
+ * side, default 3), BENCH_SKIP_PROCESS=1 skips the whole-process comparison.
+ */
+import { join } from 'node:path';
+import { ensureMix, BENCH_MAC } from './mix';
+import { BENCH_OUT, ROOT } from './peers';
+import { C_EXAMPLE, acceptCorpusRules, benchOne, formatFilterTable, freifunkRules, headOfCapture, table, type FilterBenchRow, type PacketSet } from './filter-bench';
+import { runProcessBench } from './process-bench';
+
+function main(): void {
+  const minSeconds = Number(process.env.BENCH_MIN_SECONDS ?? '1');
+  const mixPackets = Number(process.env.BENCH_MIX_PACKETS ?? '1000000');
+  const runs = Number(process.env.BENCH_RUNS ?? '3');
+  const mixPath = join(BENCH_OUT, mixPackets === 1000000 ? 'mix-1m.pcap' : `mix-${mixPackets}.pcap`);
+  const t0 = Date.now();
+  ensureMix(mixPath, mixPackets);
+  console.log(`mix: ${mixPath} (${mixPackets} packets, ready after ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+
+  const mix: PacketSet = { name: 'mix', path: mixPath };
+  const afs: PacketSet = { name: 'afs.pcap', path: join(ROOT, '..', 'shared', 'pcaps', 'afs.pcap') };
+  // The accept corpus has ~200 rules: a 20k-packet head of the mix keeps it within seconds.
+  const mixHead = headOfCapture(mixPath, Math.min(20000, mixPackets), join(BENCH_OUT, 'mix-head.pcap'));
+  const ff = freifunkRules();
+  const corpus = acceptCorpusRules();
+  const plan: [typeof ff, PacketSet][] = [[C_EXAMPLE, mix], [C_EXAMPLE, afs], [ff, mix], [ff, afs], [corpus, mixHead], [corpus, afs]];
+  const rows: FilterBenchRow[] = [];
+  for (const [rules, packets] of plan) {
+    const row = benchOne(rules, packets, minSeconds);
+    rows.push(row);
+    console.log(`  ${rules.name} on ${packets.name}: engine ${row.engineNs.toFixed(2)} ns, libpcap ${row.libpcapNs.toFixed(2)} ns per packet x rule`);
+  }
+  console.log('\nFilter evaluation, packets in memory (speed-up = libpcap ns / engine ns; > 1 means the engine is faster):');
+  console.log(formatFilterTable(rows));
+
+  if (process.env.BENCH_SKIP_PROCESS === '1') return;
+  const filters = join(ROOT, 'bench', 'freifunk.filters');
+  try {
+    const r = runProcessBench(mixPath, filters, BENCH_MAC, runs);
+    console.log(`\nWhole process, -r ${mixPath.replace(`${ROOT}/`, '')} -f bench/freifunk.filters (median of ${r.runs} alternating runs each):`);
+    console.log(table(['program', 'CPU s (user+sys)', 'wall s', 'max RSS MB'], [
+      ['node dist/bpfcountd.js', r.node.cpu.toFixed(2), r.node.wall.toFixed(2), (r.node.rssKb / 1024).toFixed(0)],
+      ['C loop (bench/peer/bpfcountd-c.c)', r.c.cpu.toFixed(2), r.c.wall.toFixed(2), (r.c.rssKb / 1024).toFixed(0)],
+    ]));
+    console.log(`CPU ratio node/C: ${(r.node.cpu / r.c.cpu).toFixed(2)}; outputs ${r.outputsAgree ? 'identical' : 'DIFFER'}`);
+    if (!r.outputsAgree) { console.log(r.detail); process.exitCode = 1; }
+  } catch (err) {
+    console.log(`\nWhole-process comparison not run: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+  if (rows.some((r) => !r.countsAgree)) process.exitCode = 1;
+}
+
+main();
