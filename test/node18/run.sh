@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Runs the compiled offline tests and a smoke run of the bundle under Node 18
+# (OpenWrt 23.05's Node), with the `pcap` addon built for Node 18.
+#
+#   test/node18/run.sh            all offline test directories that exist
+#   test/node18/run.sh DIR...     only these (paths under the repo root)
+#
+# Needs: test/node18/setup.sh and ./build.sh done; the system `node` (Node 20)
+# as the reference for the smoke comparison; ../shared beside the repo root.
+# Exits non-zero when a test fails, when no test ran, or when the bundle's
+# output under Node 18 differs from Node 20's.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+shared=$(cd "$root/../shared" 2>/dev/null && pwd) || { echo "test/node18/run.sh: no ../shared beside $root" >&2; exit 1; }
+node18="$root/build/node18/bin/node"
+hook="$root/build/test/node18/pcap-redirect.js"
+bundle="$root/dist/bpfcountd.js"
+out="$root/build/node18/run"
+# Directories of offline tests (never build/test/live: it needs root and namespaces).
+offline_areas=(unit offline filter config ubus)
+
+die() { echo "test/node18/run.sh: $*" >&2; exit 1; }
+
+[ -x "$node18" ] && [ -f "$root/build/node18/.setup-done" ] || die "no Node 18 in build/node18: run test/node18/setup.sh first"
+[ -f "$hook" ] || die "$hook missing: run ./build.sh first"
+[ -f "$bundle" ] || die "$bundle missing: run ./build.sh first"
+command -v node >/dev/null || die "no system 'node' for the reference run"
+ref_version=$(node -p process.version)
+case $ref_version in v18.*) die "the system node is $ref_version too: the smoke comparison needs another major (Node 20)";; esac
+
+cd "$root"
+rm -rf "$out"
+mkdir -p "$out"
+# Every Node 18 process, including the test runner's children and anything a
+# test spawns through `node` or process.execPath, loads the Node 18 addon.
+path18="$root/build/node18/bin:$PATH"
+options18="${NODE_OPTIONS:-} --require \"$hook\""
+run18() { PATH=$path18 NODE_OPTIONS=$options18 "$node18" "$@"; }
+echo "node18: $(run18 -p 'process.version + " abi " + process.versions.modules + ", pcap addon " + require.resolve("pcap/build/Release/pcap_binding.node")')"
+
+# 1. The compiled tests. Node 18's --test takes files and directories (no
+#    globs) and looks inside directories for *.test.js and the like.
+dirs=()
+if [ $# -gt 0 ]; then
+	for d in "$@"; do [ -d "$d" ] || die "no directory $d"; dirs+=("$d"); done
+else
+	for area in "${offline_areas[@]}"; do
+		[ -d "build/test/$area" ] && dirs+=("build/test/$area")
+	done
+	[ ${#dirs[@]} -gt 0 ] || die "none of build/test/{$(IFS=,; echo "${offline_areas[*]}")} exists: nothing to test (./build.sh run?)"
+	[ -d build/test/node18 ] && dirs+=(build/test/node18)
+fi
+echo "node18: node --test ${dirs[*]}"
+status=0
+PATH=$path18 NODE_OPTIONS=$options18 timeout 1200 "$node18" --test \
+	--test-reporter=spec --test-reporter-destination=stdout \
+	--test-reporter=tap --test-reporter-destination="$out/tests.tap" \
+	"${dirs[@]}" || status=$?
+count() { sed -n "s/^# $1 \([0-9]*\)$/\1/p" "$out/tests.tap" | tail -n 1; }
+tests=$(count tests); fail=$(count fail); cancelled=$(count cancelled); skipped=$(count skipped); todo=$(count todo)
+echo "node18: tests ${tests:-?} fail ${fail:-?} cancelled ${cancelled:-?} skipped ${skipped:-?} todo ${todo:-?} (TAP: build/node18/run/tests.tap)"
+[ "$status" -eq 0 ] || die "tests failed under Node 18 (exit $status)"
+[ -n "$tests" ] && [ "$tests" -gt 0 ] || die "no test ran under Node 18"
+[ "$fail" = 0 ] && [ "$cancelled" = 0 ] || die "failed or cancelled tests under Node 18"
+[ "$skipped" = 0 ] && [ "$todo" = 0 ] || echo "node18: WARNING: $skipped skipped, $todo todo under Node 18" >&2
+
+# 2. The bundle reads captures under Node 18 and Node 20: identical output.
+rules="$root/test/node18/smoke.rules"
+mac=00:0d:88:4f:25:91   # a station in eapon1.pcap, for the $MAC rule
+nrules=$(grep -cv '^\s*\(#\|$\)' "$rules")
+ids=$(grep -v '^\s*\(#\|$\)' "$rules" | cut -d';' -f1)
+for capture in eapon1.pcap various_gre.pcap dcb_ets.pcap afs.pcap dns_tcp.pcap bgp-4byte-asn.pcap; do
+	args=(-r "$shared/pcaps/$capture" -f "$rules" --mac "$mac")
+	name=${capture%.pcap}
+	run18 "$bundle" "${args[@]}" >"$out/$name.node18" 2>"$out/$name.node18.err" || die "Node 18: bpfcountd ${args[*]} failed: $(head -c 2000 "$out/$name.node18.err")"
+	node "$bundle" "${args[@]}" >"$out/$name.node20" 2>"$out/$name.node20.err" || die "Node 20: bpfcountd ${args[*]} failed: $(head -c 2000 "$out/$name.node20.err")"
+	[ "$(wc -l <"$out/$name.node20")" -eq "$nrules" ] || die "$capture: expected $nrules lines from the bundle, got: $(head -c 2000 "$out/$name.node20")"
+	[ "$(cut -d: -f1 "$out/$name.node20")" = "$ids" ] || die "$capture: rule ids not in file order: $(head -c 2000 "$out/$name.node20")"
+	diff -u "$out/$name.node20" "$out/$name.node18" >&2 || die "$capture: bundle output differs between Node 20 ($ref_version) and Node 18"
+	echo "node18: bundle on $capture: $nrules rules, same output under Node 18 and $ref_version"
+done
+run18 "$bundle" -r "$shared/pcaps/eapon1.pcap" -f "$rules" --mac "$mac" --check >"$out/check.node18" 2>&1 || die "Node 18: --check failed: $(head -c 2000 "$out/check.node18")"
+node "$bundle" -r "$shared/pcaps/eapon1.pcap" -f "$rules" --mac "$mac" --check >"$out/check.node20" 2>&1 || die "Node 20: --check failed: $(head -c 2000 "$out/check.node20")"
+diff -u "$out/check.node20" "$out/check.node18" >&2 || die "--check output differs between Node 20 and Node 18"
+echo "node18: bundle --check: same plan under Node 18 and $ref_version"
+echo "node18: OK"
