@@ -15,7 +15,8 @@
  *
  * Semantics as libuci: a named section declared twice is one section (a
  * different type is an error); a repeated option overwrites; `list` after an
- * `option` of the same name turns it into a list; `option x ''` deletes x.
+ * `option` of the same name turns it into a list; `option x ''` is ignored
+ * (an earlier value stays).
  * Anonymous sections get libuci's generated name `cfg<NN><HHHH>`: NN is the
  * number of sections declared so far including this one (hex, at least two
  * digits), HHHH the low 16 bits of a djb hash of the section type (libuci
@@ -23,7 +24,7 @@
  * `config_foreach` and `uci show -X` print, so init scripts and the daemon agree.
  *
  * Deviations (errors here, silently accepted by libuci):
- * - `option x` / `list x` without a value (libuci: deletes x / adds '').
+ * - `option x` / `list x` without a value (libuci: ignored / adds '').
  * - An unquoted `;` (libuci treats it as a command separator and, for
  *   `config t; option ...`, drops the options that follow): quote the value.
  */
@@ -150,8 +151,8 @@ export function parseUci(text: string, file: string): UciPackage {
         const valueWhere = `${file}:${value.line}`;
         const options = current.options;
         if (!isList) {
-          if (value.text === '') options.delete(name.text);
-          else options.set(name.text, { kind: 'option', value: value.text, where: valueWhere });
+          // libuci ignores an empty option value when reading a file (it neither sets nor deletes).
+          if (value.text !== '') options.set(name.text, { kind: 'option', value: value.text, where: valueWhere });
         } else {
           const previous = options.get(name.text);
           const item = { value: value.text, where: valueWhere };
