@@ -1,0 +1,163 @@
+/**
+ * Pass 5: the rules of one capture -> the source of ONE JavaScript function
+ * (p, caplen, wirelen) that adds each matching rule's wire length and packet to counters.
+ * Control flow uses labelled blocks and `break` (forward jumps), so nothing is allocated per packet.
+ */
+import type { Cond, Val } from './ir';
+import { sharedKey } from './optimize';
+
+export interface CodegenRule { slot: number; cond: Cond }
+
+export function generate(rules: readonly CodegenRule[], shared: ReadonlyMap<string, Val>): string {
+  return new Generator(shared).run(rules);
+}
+
+class Generator {
+  private out: string[] = [];
+  private labels = 0;
+  private temps = 0;
+  private maxTemps = 0;
+  private abort = '';
+  private readonly sharedNames = new Map<string, string>();
+
+  constructor(private readonly shared: ReadonlyMap<string, Val>) {}
+
+  run(rules: readonly CodegenRule[]): string {
+    const head: string[] = [];
+    let n = 0;
+    // IHL values first: shared loads never depend on them, but keep a stable order.
+    for (const [key, v] of this.shared) {
+      const name = `s${n++}`;
+      if (v.k === 'ihl') head.push(`const ${name} = caplen > ${v.off} ? (p[${v.off}] & 15) << 2 : -1;`);
+      else if (v.k === 'load' && v.off.k === 'const') {
+        const o = v.off.v;
+        head.push(`const ${name} = caplen >= ${o + v.size} ? ${loadExpr(String(o), v.size, true)} : -1;`);
+      }
+      this.sharedNames.set(key, name);
+    }
+    const body: string[] = [];
+    for (const r of rules) {
+      this.out = [];
+      this.temps = 0;
+      const f = `r${this.labels++}`;
+      this.abort = f;
+      this.gen(r.cond, null, f);
+      body.push(`${f}: {`, ...this.out.map((l) => '  ' + l), `  B[${r.slot}] += wirelen; N[${r.slot}] += 1;`, '}');
+    }
+    const temps = this.maxTemps ? [`let ${Array.from({ length: this.maxTemps }, (_, i) => `t${i} = 0`).join(', ')};`] : [];
+    return ['"use strict";', 'return function match(p, caplen, wirelen) {',
+      ...[...head, ...temps, ...body].map((l) => '  ' + l), '};'].join('\n');
+  }
+
+  private emit(s: string): void { this.out.push(s); }
+
+  private label(): string { return `l${this.labels++}`; }
+
+  /** Emits code that leaves by `break t`/`break f`; a null target means "continue after this code". */
+  private gen(c: Cond, t: string | null, f: string | null): void {
+    switch (c.k) {
+      case 'true': if (t !== null) this.emit(`break ${t};`); return;
+      case 'false': if (f !== null) this.emit(`break ${f};`); return;
+      case 'not': this.gen(c.a, f, t); return;
+      case 'and':
+        if (f !== null) { this.gen(c.a, null, f); this.gen(c.b, t, f); return; }
+        this.block((l) => { this.gen(c.a, null, l); this.gen(c.b, t, null); });
+        return;
+      case 'or':
+        if (t !== null) { this.gen(c.a, t, null); this.gen(c.b, t, f); return; }
+        this.block((l) => { this.gen(c.a, l, null); this.gen(c.b, null, f); });
+        return;
+      case 'cmp': {
+        // A shared value is -1 when its bytes were not captured; the test below treats -1 as
+        // "false" for eq/gt/ge against constants, which is right when false also aborts.
+        const leftShared = this.sharedName(c.a);
+        const falseIsAbort = f === this.abort;
+        const skipCheck = leftShared !== null && falseIsAbort && c.op !== 'set' && c.b.k === 'const';
+        const a = skipCheck ? (leftShared as string) : this.val(c.a);
+        const b = this.val(c.b);
+        const ops = { eq: ['===', '!=='], gt: ['>', '<='], ge: ['>=', '<'] } as const;
+        const pos = c.op === 'set' ? `(${a} & ${b}) !== 0` : `${a} ${ops[c.op][0]} ${b}`;
+        const neg = c.op === 'set' ? `(${a} & ${b}) === 0` : `${a} ${ops[c.op][1]} ${b}`;
+        if (t === null) this.emit(`if (${neg}) break ${f};`);
+        else if (f === null) this.emit(`if (${pos}) break ${t};`);
+        else { this.emit(`if (${pos}) break ${t};`); this.emit(`break ${f};`); }
+        return;
+      }
+    }
+  }
+
+  private block(body: (label: string) => void): void {
+    const l = this.label();
+    const outer = this.out;
+    this.out = [];
+    body(l);
+    const inner = this.out;
+    this.out = outer;
+    this.emit(`${l}: {`);
+    for (const s of inner) this.emit('  ' + s);
+    this.emit('}');
+  }
+
+  private sharedName(v: Val): string | null {
+    const key = sharedKey(v);
+    return key === null ? null : this.sharedNames.get(key) ?? null;
+  }
+
+  private temp(): string {
+    const n = this.temps++;
+    if (this.temps > this.maxTemps) this.maxTemps = this.temps;
+    return `t${n}`;
+  }
+
+  /** JS expression for v (a uint32 as a number); bounds checks go out as statements first. */
+  private val(v: Val): string {
+    const s = this.sharedName(v);
+    if (s !== null) {
+      this.emit(`if (${s} < 0) break ${this.abort};`);
+      return s;
+    }
+    switch (v.k) {
+      case 'const': return String(v.v);
+      case 'len': return 'wirelen';
+      case 'ihl':
+        this.emit(`if (caplen <= ${v.off}) break ${this.abort};`);
+        return `((p[${v.off}] & 15) << 2)`;
+      case 'load': {
+        if (v.off.k === 'const') {
+          this.emit(`if (caplen < ${v.off.v + v.size}) break ${this.abort};`);
+          return loadExpr(String(v.off.v), v.size, true);
+        }
+        const off = this.val(v.off);
+        const t = this.temp();
+        this.emit(`${t} = ${off};`);
+        this.emit(`if (${t} + ${v.size} > caplen) break ${this.abort};`);
+        return loadExpr(t, v.size, false);
+      }
+      case 'neg': return `((-${this.val(v.a)}) >>> 0)`;
+      case 'bin': {
+        const a = this.val(v.a);
+        const b = this.val(v.b);
+        switch (v.op) {
+          case '+': return `((${a} + ${b}) >>> 0)`;
+          case '-': return `((${a} - ${b}) >>> 0)`;
+          case '*': return `(Math.imul(${a}, ${b}) >>> 0)`;
+          case '/': return `((${a} / ${b}) >>> 0)`;
+          case '%': return `(${a} % ${b})`;
+          case '&': return `((${a} & ${b}) >>> 0)`;
+          case '|': return `((${a} | ${b}) >>> 0)`;
+          case '^': return `((${a} ^ ${b}) >>> 0)`;
+          case '<<': return `((${a} << ${b}) >>> 0)`;
+          case '>>': return `(${a} >>> ${b})`;
+        }
+      }
+    }
+  }
+}
+
+/** Big-endian read of size bytes at offset expression o (a literal number when constant). */
+function loadExpr(o: string, size: 1 | 2 | 4, constant: boolean): string {
+  const at = (k: number): string => (k === 0 ? `p[${o}]` : constant ? `p[${Number(o) + k}]` : `p[${o} + ${k}]`);
+  if (size === 1) return at(0);
+  if (size === 2) return `(${at(0)} << 8 | ${at(1)})`;
+  return `(${at(0)} * 16777216 + (${at(1)} << 16 | ${at(2)} << 8 | ${at(3)}))`;
+}

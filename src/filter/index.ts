@@ -1,0 +1,62 @@
+/**
+ * The filter engine: tcpdump expressions -> one JavaScript function per capture.
+ * Pipeline: tokenize -> parse -> lower (per link type) -> optimize -> codegen.
+ */
+import { generate, type CodegenRule } from './codegen';
+import { FilterError, Unsupported } from './errors';
+import type { Cond } from './ir';
+import { linkLayerFor } from './link';
+import { Lowering } from './lower';
+import { chooseShared, simplify, snapNeeded } from './optimize';
+import { parseFilter } from './parse';
+import { TRUE } from './ir';
+
+export { describeLinkType } from './link';
+
+export interface RuleInput { slot: number; expr: string }
+export type RulePlan =
+  | { slot: number; engine: 'javascript'; snapNeeded: number; shiftsOffsets: boolean }
+  | { slot: number; engine: 'libpcap'; reason: string }
+  | { slot: number; engine: 'error'; message: string };
+export interface CompiledMatcher {
+  plans: RulePlan[];
+  /** For every 'javascript' rule that matches: bytes[slot] += wirelen; packets[slot] += 1. */
+  match(pkt: Uint8Array, caplen: number, wirelen: number): void;
+  source: string;
+}
+
+type MatchFn = (pkt: Uint8Array, caplen: number, wirelen: number) => void;
+
+/** Lowers one expression; the plan says how it will be evaluated, cond is set for 'javascript'. */
+export function planRule(rule: RuleInput, linkType: number): { plan: RulePlan; cond: Cond | null } {
+  const link = linkLayerFor(linkType);
+  try {
+    const ast = parseFilter(rule.expr);
+    if (!link) return { plan: { slot: rule.slot, engine: 'libpcap', reason: `link type ${linkType} not supported` }, cond: null };
+    const cond = simplify(ast === null ? TRUE : new Lowering(link).lower(ast));
+    if (cond.k === 'false') return { plan: { slot: rule.slot, engine: 'libpcap', reason: 'expression rejects all packets' }, cond: null };
+    return {
+      plan: { slot: rule.slot, engine: 'javascript', snapNeeded: snapNeeded(cond), shiftsOffsets: false },
+      cond,
+    };
+  } catch (e) {
+    if (e instanceof FilterError) return { plan: { slot: rule.slot, engine: 'error', message: e.message }, cond: null };
+    if (e instanceof Unsupported) return { plan: { slot: rule.slot, engine: 'libpcap', reason: e.message }, cond: null };
+    throw e;
+  }
+}
+
+export function compileMatcher(rules: readonly RuleInput[], linkType: number,
+                               bytes: Float64Array, packets: Float64Array): CompiledMatcher {
+  const plans: RulePlan[] = [];
+  const compiled: CodegenRule[] = [];
+  for (const r of rules) {
+    const { plan, cond } = planRule(r, linkType);
+    plans.push(plan);
+    if (cond) compiled.push({ slot: r.slot, cond });
+  }
+  const source = generate(compiled, chooseShared(compiled.map((c) => c.cond)));
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const factory = new Function('B', 'N', source) as (b: Float64Array, n: Float64Array) => MatchFn;
+  return { plans, match: factory(bytes, packets), source };
+}

@@ -1,0 +1,340 @@
+/**
+ * Pass 3: syntax tree -> loads and tests for one link type (ir.ts), following the
+ * order in which libpcap's code generator tests things, so that a load past the
+ * captured length aborts the rule at the same point as in BPF.
+ */
+import type { Arith, Expr, IdValue, Qualifiers } from './ast';
+import { fail, unsupported } from './errors';
+import {
+  and, andAll, cmp, eq, FALSE, load, maskedEq, not, num, or, orAll, type Cond, type Val,
+} from './ir';
+import type { LinkLayer } from './link';
+import { ETHER_PROTOS, lookupPort, lookupProtocol } from './names';
+import { parseIPv6 } from './tokenize';
+
+const IPPROTO = { icmp: 1, igmp: 2, tcp: 6, igrp: 9, udp: 17, esp: 50, ah: 51, icmp6: 58, pim: 103, vrrp: 112, carp: 112, sctp: 132 } as const;
+const FRAGMENT_HEADER = 44;
+const ETH_IP = 0x0800, ETH_IP6 = 0x86dd, ETH_ARP = 0x0806, ETH_RARP = 0x8035;
+
+type PortProto = 'tcp' | 'udp' | 'sctp' | 'any';
+
+export class Lowering {
+  private readonly nl: number;
+  constructor(private readonly link: LinkLayer) {
+    this.nl = link.nl;
+  }
+
+  lower(e: Expr): Cond {
+    switch (e.kind) {
+      case 'and': return and(this.lower(e.left), this.lower(e.right));
+      case 'or': return or(this.lower(e.left), this.lower(e.right));
+      case 'not': return not(this.lower(e.arg));
+      case 'proto': return this.protoAbbrev(e.name);
+      case 'rel': return this.relation(e.op, e.left, e.right);
+      case 'less': return not(cmp('gt', { k: 'len' }, num(e.value)));
+      case 'greater': return cmp('ge', { k: 'len' }, num(e.value));
+      case 'broadcast': return this.broadcast(e.proto);
+      case 'multicast': return this.multicast(e.proto);
+      case 'addr': return this.address(e.q, e.value);
+      case 'byte': return unsupported('byte primitive not supported yet');
+      case 'shift': return unsupported(`${e.what} shifts offsets: not supported yet`);
+      case 'pppoed': return unsupported('pppoed not supported yet');
+      case 'llc': return unsupported('llc not supported yet');
+      case 'kernel': return unsupported(`${e.what} needs kernel metadata`);
+    }
+  }
+
+  // ---- protocols ----
+  private ethertype(t: number): Cond {
+    const c = this.link.ethertype(t);
+    if (!c) unsupported(`EtherType 0x${t.toString(16)} on ${this.link.name}`);
+    return c;
+  }
+  private ipv4(): Cond { return this.ethertype(ETH_IP); }
+  private ipv6(): Cond { return this.ethertype(ETH_IP6); }
+  private ipProto(p: number): Cond { return and(this.ipv4(), eq(load(this.nl + 9, 1), p)); }
+  /** IPv6 next header p, directly or behind one Fragment header (libpcap's gen_proto for ip6). */
+  private ip6Proto(p: number): Cond {
+    const nh = load(this.nl + 6, 1);
+    return and(this.ipv6(), or(eq(nh, p), and(eq(nh, FRAGMENT_HEADER), eq(load(this.nl + 40, 1), p))));
+  }
+  private notFragment(): Cond {
+    return not(cmp('set', load(this.nl + 6, 2), num(0x1fff)));
+  }
+
+  private protoAbbrev(name: string): Cond {
+    switch (name) {
+      case 'ip': return this.ipv4();
+      case 'ip6': return this.ipv6();
+      case 'arp': return this.ethertype(ETH_ARP);
+      case 'rarp': return this.ethertype(ETH_RARP);
+      case 'tcp': case 'udp': case 'sctp': case 'pim': case 'ah': case 'esp':
+        return or(this.ipProto(IPPROTO[name]), this.ip6Proto(IPPROTO[name]));
+      case 'icmp': case 'igmp': case 'igrp': case 'vrrp': case 'carp':
+        return this.ipProto(IPPROTO[name]);
+      case 'icmp6': return this.ip6Proto(IPPROTO.icmp6);
+      case 'link': return fail('link layer applied in wrong context');
+      default: return unsupported(`'${name}' not supported yet`);
+    }
+  }
+
+  // ---- addresses ----
+  private address(q: Qualifiers, v: IdValue): Cond {
+    const addr = q.addr ?? 'host';
+    switch (addr) {
+      case 'host': case 'net': return this.hostOrNet(q, addr, v);
+      case 'port': return this.port(q, v, false);
+      case 'portrange': return this.port(q, v, true);
+      case 'proto': return this.protoNumber(q, v);
+      case 'gateway': return unsupported('gateway not supported');
+      case 'protochain': return unsupported('protochain not supported yet');
+    }
+  }
+
+  private dirTest(dir: Qualifiers['dir'], src: () => Cond, dst: () => Cond): Cond {
+    switch (dir) {
+      case 'src': return src();
+      case 'dst': return dst();
+      case 'src and dst': return and(src(), dst());
+      case null: case 'src or dst': return or(src(), dst());
+      default: return unsupported(`'${dir}' qualifier not supported`);
+    }
+  }
+
+  private hostOrNet(q: Qualifiers, addr: 'host' | 'net', v: IdValue): Cond {
+    if (v.type === 'eid') {
+      if (addr !== 'host' || (q.proto !== null && q.proto !== 'link')) unsupported('MAC address with this qualifier');
+      if (!this.link.hasMac) unsupported(`ether host on ${this.link.name}`);
+      return this.etherHost(q.dir, macBytes(v.text));
+    }
+    if (v.type === 'hid6' || v.type === 'cidr6') {
+      if (q.proto !== null && q.proto !== 'ip6') unsupported('IPv6 address with this qualifier');
+      const bits = v.type === 'cidr6' ? v.bits : 128;
+      if (v.type === 'hid6' && addr === 'net') unsupported('ip6 net without prefix length');
+      if (bits > 128) fail(`mask length must be <= 128`);
+      const groups = parseIPv6(v.text);
+      if (!groups) return fail(`invalid ip6 address ${v.text}`);
+      const words = [0, 1, 2, 3].map((i) => ((groups[2 * i] << 16) | groups[2 * i + 1]) >>> 0);
+      const masks = [0, 1, 2, 3].map((i) => prefixMask(Math.max(0, Math.min(32, bits - 32 * i))));
+      if (words.some((w, i) => (w & ~masks[i]) !== 0)) unsupported('IPv6 address with non-network bits');
+      const match = (off: number): Cond => {
+        const parts: Cond[] = [];
+        for (let i = 0; i < 4; i++) if (masks[i] !== 0) parts.push(maskedEq(load(this.nl + off + 4 * i, 4), masks[i], words[i], 4));
+        return parts.length ? andAll(parts) : unsupported('zero-length IPv6 prefix');
+      };
+      return and(this.ipv6(), this.dirTest(q.dir, () => match(8), () => match(24)));
+    }
+    let address: number, mask: number;
+    if (v.type === 'hid') {
+      const parts = v.text.split('.').map(Number);
+      if (parts.some((p) => p > 255)) unsupported('address byte above 255');
+      if (addr === 'host') {
+        if (parts.length !== 4) unsupported('partial IPv4 host address');
+        address = ipv4Word(parts); mask = 0xffffffff;
+      } else {
+        address = ipv4Word([...parts, 0, 0, 0].slice(0, 4)); mask = prefixMask(8 * parts.length);
+      }
+    } else if (v.type === 'cidr' || v.type === 'masked') {
+      if (addr !== 'net') unsupported('address with mask outside net');
+      const parts = v.text.split('.').map(Number);
+      if (parts.some((p) => p > 255)) unsupported('address byte above 255');
+      address = ipv4Word([...parts, 0, 0, 0].slice(0, 4));
+      if (v.type === 'cidr') {
+        if (v.bits > 32) fail(`mask length must be <= 32`);
+        mask = prefixMask(v.bits);
+      } else {
+        const m = v.mask.split('.').map(Number);
+        if (m.length !== 4 || m.some((p) => p > 255)) unsupported('unusual netmask');
+        mask = ipv4Word(m);
+      }
+      if ((address & ~mask) >>> 0 !== 0) fail(`non-network bits set in "${v.text}"`);
+    } else if (v.type === 'id') {
+      return unsupported('host names are resolved by libpcap');
+    } else {
+      return unsupported('numeric address');
+    }
+    const a = address >>> 0, m = mask >>> 0;
+    const ip = (): Cond => and(this.ipv4(), this.dirTest(q.dir,
+      () => maskedEq(load(this.nl + 12, 4), m, a, 4), () => maskedEq(load(this.nl + 16, 4), m, a, 4)));
+    const arpLike = (type: number): Cond => and(this.ethertype(type), this.dirTest(q.dir,
+      () => maskedEq(load(this.nl + 14, 4), m, a, 4), () => maskedEq(load(this.nl + 24, 4), m, a, 4)));
+    switch (q.proto) {
+      case null: return this.link.hasMac ? orAll([ip(), arpLike(ETH_ARP), arpLike(ETH_RARP)]) : ip();
+      case 'ip': return ip();
+      case 'arp': return arpLike(ETH_ARP);
+      case 'rarp': return arpLike(ETH_RARP);
+      default: return unsupported(`'${q.proto}' with an IPv4 address`);
+    }
+  }
+
+  private etherHost(dir: Qualifiers['dir'], mac: number[]): Cond {
+    const at = (off: number): Cond => and(
+      eq(load(off + 2, 4), ((mac[2] << 24) | (mac[3] << 16) | (mac[4] << 8) | mac[5]) >>> 0),
+      eq(load(off, 2), (mac[0] << 8) | mac[1]));
+    return this.dirTest(dir, () => at(6), () => at(0));
+  }
+
+  private port(q: Qualifiers, v: IdValue, range: boolean): Cond {
+    let proto: PortProto;
+    switch (q.proto) {
+      case null: proto = 'any'; break;
+      case 'tcp': case 'udp': case 'sctp': proto = q.proto; break;
+      default: return unsupported(`'${q.proto}' with port`);
+    }
+    let lo: number, hi: number;
+    if (range) {
+      if (v.type === 'num') { lo = hi = v.value; }
+      else if (v.type === 'id' && /^\d+-\d+$/.test(v.text)) {
+        [lo, hi] = v.text.split('-').map(Number);
+        if (lo > hi) [lo, hi] = [hi, lo];
+      } else return unsupported('portrange with names');
+    } else if (v.type === 'num') {
+      lo = hi = v.value;
+    } else if (v.type === 'id') {
+      const named = lookupPort(v.text);
+      if (!named) return unsupported(`port name '${v.text}' left to libpcap`);
+      if (named.proto !== 'any') {
+        if (proto === 'any') proto = named.proto;
+        else if (proto !== named.proto) return unsupported(`port name '${v.text}' is not a ${proto} service`);
+      }
+      lo = hi = named.port;
+    } else {
+      return fail("'port' modifier applied to IP address");
+    }
+    if (hi > 65535) fail(`illegal port number ${hi} > 65535`);
+    const test = (off: Val): Cond => (lo === hi ? eq(load(off, 2), lo)
+      : and(cmp('ge', load(off, 2), num(lo)), not(cmp('gt', load(off, 2), num(hi)))));
+    const transport = (nh: Val): Cond => (proto === 'any'
+      ? orAll([eq(nh, IPPROTO.sctp), eq(nh, IPPROTO.tcp), eq(nh, IPPROTO.udp)]) : eq(nh, IPPROTO[proto]));
+    const th: Val = { k: 'bin', op: '+', a: { k: 'ihl', off: this.nl }, b: num(this.nl) };
+    const v4 = andAll([this.ipv4(), transport(load(this.nl + 9, 1)), this.notFragment(),
+      this.dirTest(q.dir, () => test(th), () => test({ k: 'bin', op: '+', a: th, b: num(2) }))]);
+    const v6 = andAll([this.ipv6(), transport(load(this.nl + 6, 1)),
+      this.dirTest(q.dir, () => test(num(this.nl + 40)), () => test(num(this.nl + 42)))]);
+    return or(v4, v6);
+  }
+
+  private protoNumber(q: Qualifiers, v: IdValue): Cond {
+    let n: number;
+    if (v.type === 'num') n = v.value;
+    else if (v.type === 'id') {
+      const found = q.proto === 'link' ? ETHER_PROTOS.get(v.text) ?? null : lookupProtocol(v.text);
+      if (found === null) return unsupported(`protocol name '${v.text}' left to libpcap`);
+      n = found;
+    } else return unsupported('proto with an address');
+    switch (q.proto) {
+      case 'ip': return this.ipProto(n);
+      case 'ip6': return this.ip6Proto(n);
+      case null: return or(this.ipProto(n), this.ip6Proto(n));
+      case 'link':
+        if (n <= 1500) return unsupported('ether proto below 1501 (LLC) not supported yet');
+        return this.ethertype(n);
+      default: return unsupported(`'${q.proto} proto' not supported yet`);
+    }
+  }
+
+  // ---- broadcast / multicast ----
+  private broadcast(proto: string | null): Cond {
+    if (proto === null || proto === 'link') {
+      if (!this.link.hasMac) unsupported(`broadcast on ${this.link.name}`);
+      return and(eq(load(2, 4), 0xffffffff), eq(load(0, 2), 0xffff));
+    }
+    if (proto === 'ip') return fail("netmask not known, so 'ip broadcast' not supported");
+    return unsupported(`${proto} broadcast`);
+  }
+
+  private multicast(proto: string | null): Cond {
+    if (proto === null || proto === 'link') {
+      if (!this.link.hasMac) unsupported(`multicast on ${this.link.name}`);
+      return cmp('set', load(0, 1), num(1));
+    }
+    if (proto === 'ip') return and(this.ipv4(), cmp('ge', load(this.nl + 16, 1), num(224)));
+    if (proto === 'ip6') return and(this.ipv6(), eq(load(this.nl + 24, 1), 255));
+    return unsupported(`${proto} multicast`);
+  }
+
+  // ---- relations and accessors ----
+  private relation(op: string, left: Arith, right: Arith): Cond {
+    const leftChecks: Cond[] = [], rightChecks: Cond[] = [];
+    const a = this.arith(left, leftChecks);
+    const b = this.arith(right, rightChecks);
+    let test: Cond;
+    switch (op) {
+      case '>': test = cmp('gt', a, b); break;
+      case '>=': test = cmp('ge', a, b); break;
+      case '=': test = cmp('eq', a, b); break;
+      case '<=': test = not(cmp('gt', a, b)); break;
+      case '<': test = not(cmp('ge', a, b)); break;
+      default: test = not(cmp('eq', a, b)); break;
+    }
+    // libpcap tests the protocols of the right operand's accessors, then the left's, then loads.
+    const checks = [...rightChecks, ...leftChecks];
+    return checks.length ? and(andAll(checks), test) : test;
+  }
+
+  private arith(x: Arith, checks: Cond[]): Val {
+    switch (x.kind) {
+      case 'num': return num(x.value);
+      case 'len': return { k: 'len' };
+      case 'neg': return { k: 'neg', a: this.arith(x.arg, checks) };
+      case 'bin': {
+        const a = this.arith(x.left, checks);
+        const b = this.arith(x.right, checks);
+        if (x.op === '/' || x.op === '%' || x.op === '<<' || x.op === '>>') {
+          if (b.k !== 'const') unsupported('variable divisor or shift count');
+          if (b.v === 0 && x.op === '/') fail('division by zero', x.pos);
+          if (b.v === 0 && x.op === '%') fail('modulus by zero', x.pos);
+          if (b.v > 31 && (x.op === '<<' || x.op === '>>')) fail('shift by more than 31 bits', x.pos);
+        }
+        return { k: 'bin', op: x.op, a, b };
+      }
+      case 'load': return this.accessor(x.proto, x.index, x.size as 1 | 2 | 4, checks);
+    }
+  }
+
+  private accessor(proto: string, index: Arith, size: 1 | 2 | 4, checks: Cond[]): Val {
+    const inner: Cond[] = [];
+    const idx = this.arith(index, inner);
+    const at = (base: Val | number): Val => {
+      if (typeof base === 'number' && idx.k === 'const') return load(base + idx.v, size);
+      const b: Val = typeof base === 'number' ? num(base) : base;
+      return load(idx.k === 'const' && idx.v === 0 ? b : { k: 'bin', op: '+', a: b, b: idx }, size);
+    };
+    switch (proto) {
+      case 'link':
+        checks.push(...inner);
+        return at(0);
+      case 'ip': case 'ip6': case 'arp': case 'rarp':
+        checks.push(this.protoAbbrev(proto), ...inner);
+        return at(this.nl);
+      case 'tcp': case 'udp': case 'sctp': case 'icmp': case 'igmp': case 'igrp': case 'pim': case 'vrrp': case 'carp':
+        checks.push(this.ipv4(), ...inner, eq(load(this.nl + 9, 1), IPPROTO[proto]), this.notFragment());
+        return at({ k: 'bin', op: '+', a: { k: 'ihl', off: this.nl }, b: num(this.nl) });
+      case 'icmp6':
+        checks.push(this.ipv6(), eq(load(this.nl + 6, 1), IPPROTO.icmp6), ...inner);
+        return at(this.nl + 40);
+      default:
+        return unsupported(`${proto}[] not supported yet`);
+    }
+  }
+}
+
+function ipv4Word(p: number[]): number {
+  return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
+}
+
+function prefixMask(bits: number): number {
+  return bits <= 0 ? 0 : bits >= 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
+}
+
+function macBytes(text: string): number[] {
+  const hex = /^[0-9A-Fa-f]{12}$/.test(text) ? text
+    : text.includes(':') || text.includes('-') || /^([0-9A-Fa-f]{1,2}\.){5}/.test(text)
+      ? text.split(/[:.-]/).map((b) => b.padStart(2, '0')).join('')
+      : text.split('.').join('');
+  const out: number[] = [];
+  for (let i = 0; i < 12; i += 2) out.push(parseInt(hex.slice(i, i + 2), 16));
+  return out;
+}
+
+export { FALSE };

@@ -1,0 +1,73 @@
+/** Test helpers: read capture files, ask the libpcap oracle, run our matcher per packet. */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { compileMatcher } from '../../../src/filter';
+
+export const ROOT = path.resolve(__dirname, '../../../..');
+export const PCAPS = path.resolve(ROOT, '../shared/pcaps');
+export const CORPUS = path.resolve(ROOT, '../shared/corpus');
+
+export interface Packet { data: Uint8Array; caplen: number; wirelen: number }
+export interface Capture { linkType: number; packets: Packet[] }
+
+/** Reads classic pcap (either byte order, micro/nano) and pcapng (EPB/SPB, first interface's link type). */
+export function readCapture(file: string): Capture {
+  const buf = readFileSync(file);
+  const magic = buf.readUInt32LE(0);
+  if (magic === 0x0a0d0d0a) return readPcapng(buf);
+  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
+  const u32 = (o: number): number => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
+  const linkType = u32(20) & 0x0fffffff;
+  const packets: Packet[] = [];
+  for (let o = 24; o + 16 <= buf.length;) {
+    const caplen = u32(o + 8), wirelen = u32(o + 12);
+    packets.push({ data: new Uint8Array(buf.subarray(o + 16, o + 16 + caplen)), caplen, wirelen });
+    o += 16 + caplen;
+  }
+  return { linkType, packets };
+}
+
+function readPcapng(buf: Buffer): Capture {
+  let le = true;
+  let linkType = -1;
+  const packets: Packet[] = [];
+  for (let o = 0; o + 12 <= buf.length;) {
+    const u32 = (x: number): number => (le ? buf.readUInt32LE(x) : buf.readUInt32BE(x));
+    let type = u32(o);
+    if (type === 0x0a0d0d0a) le = buf.readUInt32LE(o + 8) === 0x1a2b3c4d;
+    type = u32(o);
+    const len = u32(o + 4);
+    if (type === 1 && linkType < 0) linkType = le ? buf.readUInt16LE(o + 8) : buf.readUInt16BE(o + 8);
+    if (type === 6) {
+      const caplen = u32(o + 20), wirelen = u32(o + 24);
+      packets.push({ data: new Uint8Array(buf.subarray(o + 28, o + 28 + caplen)), caplen, wirelen });
+    }
+    o += len;
+  }
+  return { linkType, packets };
+}
+
+export function oracleBuilt(): string {
+  execFileSync('sh', [path.join(ROOT, 'test/oracle/build.sh')]);
+  return path.join(ROOT, 'build/pcap-oracle');
+}
+
+/** libpcap's verdict per expression: 'ERR ...' or a string of 0/1 per packet. */
+export function oracleMatch(capture: string, exprs: readonly string[]): string[] {
+  const out = execFileSync(oracleBuilt(), ['match', capture, '-'], { input: exprs.join('\n') + '\n', maxBuffer: 1 << 26 });
+  return out.toString().trimEnd().split('\n').map((l) => (l.startsWith('OK ') ? l.slice(3) : l.startsWith('OK') ? '' : l));
+}
+
+/** Our verdict per expression: 'ERR', 'LIBPCAP' or 0/1 per packet. */
+export function ourMatch(cap: Capture, exprs: readonly string[]): string[] {
+  const bytes = new Float64Array(exprs.length), packets = new Float64Array(exprs.length);
+  const m = compileMatcher(exprs.map((expr, slot) => ({ slot, expr })), cap.linkType, bytes, packets);
+  const bits: string[][] = exprs.map(() => []);
+  for (const p of cap.packets) {
+    packets.fill(0);
+    m.match(p.data, p.caplen, p.wirelen);
+    for (let i = 0; i < exprs.length; i++) bits[i].push(packets[i] ? '1' : '0');
+  }
+  return m.plans.map((plan, i) => (plan.engine === 'javascript' ? bits[i].join('') : plan.engine === 'error' ? 'ERR' : 'LIBPCAP'));
+}
