@@ -1,8 +1,8 @@
 /** The `--check` report: every rule, its expansion and how it is evaluated. */
-import { describeLinkType } from '../capture/link-names';
-import type { Instance } from './instance';
+import { describeLinkType } from '../filter';
+import type { CaptureSet } from './capture-set';
 
-export function describePlan(instance: Instance): string {
+export function describePlan(instance: CaptureSet): string {
   const { spec } = instance;
   const source = spec.source.kind === 'live' ? `interface ${spec.source.ifname}` : `file ${spec.source.path}`;
   let text = `instance ${spec.name}: ${source}, link type ${describeLinkType(instance.linkType)}\n`;

@@ -2,6 +2,7 @@
  * The bridge to the JavaScript filter engine (src/filter): which rules it
  * evaluates, and the one compiled function per capture that does it.
  */
+import { compileMatcher } from '../filter';
 import type { Counters } from './counters';
 
 export interface JsPlan {
@@ -23,11 +24,22 @@ export interface JsEvaluation {
   source: string;
 }
 
-/** `exprs[i]` is counted in slot `slots[i]` of `counters`. */
-export function planJavaScript(exprs: readonly string[], _slots: readonly number[], _linkType: number,
-  _counters: Counters): JsEvaluation {
-  return {
-    plans: exprs.map(() => ({ engine: 'libpcap', reason: 'JavaScript engine not built yet' })),
-    source: '',
-  };
+/**
+ * `exprs[i]` is counted in slot `slots[i]` of `counters`. Every expression
+ * has been accepted by libpcap already, so an engine error is the engine's
+ * limit, never the user's: such a rule goes to libpcap.
+ */
+export function planJavaScript(exprs: readonly string[], slots: readonly number[], linkType: number,
+  counters: Counters): JsEvaluation {
+  const compiled = compileMatcher(exprs.map((expr, i) => ({ slot: slots[i], expr })), linkType,
+    counters.bytes, counters.packets);
+  const plans = compiled.plans.map((plan): EnginePlan => {
+    switch (plan.engine) {
+      case 'javascript': return { engine: 'javascript', snapNeeded: plan.snapNeeded, shiftsOffsets: plan.shiftsOffsets };
+      case 'libpcap': return { engine: 'libpcap', reason: plan.reason };
+      case 'error': return { engine: 'libpcap', reason: `JavaScript engine refused it: ${plan.message}` };
+    }
+  });
+  const any = plans.some((plan) => plan.engine === 'javascript');
+  return { plans, match: any ? compiled.match : undefined, source: compiled.source };
 }

@@ -1,6 +1,6 @@
 /**
- * One configured instance: a packet source (interface or capture file), a
- * prefilter and its rules. Rules the JavaScript engine takes share one
+ * The capture side of one instance: a packet source (interface or capture
+ * file), a prefilter and its expanded rules. Rules the JavaScript engine takes share one
  * capture handle and one compiled function; every other rule gets a libpcap
  * handle of its own whose kernel filter is the rule itself.
  *
@@ -11,7 +11,7 @@ import type { Rule } from '../config/expand';
 import { ConfigError } from '../config/errors';
 import { CaptureHandle, MAX_SNAPLEN, type PacketSink } from '../capture/handle';
 import { ExpressionChecker } from '../capture/validate';
-import { Counters } from './counters';
+import type { Counters } from './counters';
 import { planJavaScript, type EnginePlan } from './js-engine';
 import { joinPrefilter } from './prefilter-join';
 
@@ -19,7 +19,7 @@ export type Source =
   | { kind: 'live'; ifname: string; bufferSize: number }
   | { kind: 'file'; path: string };
 
-export interface InstanceSpec {
+export interface CaptureSetSpec {
   name: string;
   source: Source;
   prefilter: string;
@@ -40,16 +40,19 @@ const REJECTS_ALL = 'expression rejects all packets';
 /** libpcap's buffer timeout: a few wake-ups a second at low rates, batches at high rates. */
 const LIVE_TIMEOUT_MS = 250;
 
-export class Instance {
-  readonly counters: Counters;
+export class CaptureSet {
   readonly plans: RulePlanInfo[] = [];
   linkType = -1;
+  /** The shared capture's kernel filter and snap length (for --check and the rules output). */
+  kernelFilter = '';
+  snapLength = MAX_SNAPLEN;
   private main?: CaptureHandle;
   private ruleHandles: CaptureHandle[] = [];
   private opened = false;
 
-  constructor(readonly spec: InstanceSpec) {
-    this.counters = new Counters(spec.rules.length);
+  /** `counters` has one slot per rule, in rule order; the caller keeps it across reloads. */
+  constructor(readonly spec: CaptureSetSpec, readonly counters: Counters) {
+    if (counters.size !== spec.rules.length) throw new Error('one counter slot per rule');
   }
 
   /**
@@ -72,6 +75,7 @@ export class Instance {
     let sink: PacketSink = ignorePacket;
     const forward: PacketSink = (packet, caplen, wirelen) => sink(packet, caplen, wirelen);
     this.main = this.openMain(forward);
+    this.kernelFilter = spec.prefilter;
     this.linkType = this.main.linkType;
 
     // libpcap has the last word on what is valid; its message names the rule.

@@ -1,0 +1,8 @@
+/**
+ * libpcap refuses some primitives on capture files that it accepts on live
+ * captures (`inbound`, `outbound`, `ifindex` need kernel metadata); its
+ * message then ends in "when reading savefiles".
+ */
+export function isLiveOnlyRefusal(message: string): boolean {
+  return message.includes('when reading savefiles');
+}

@@ -1,0 +1,218 @@
+/**
+ * One served instance: its socket, its counters (kept across hot-plug and
+ * reload), and, while its interface exists, its CaptureSet.
+ *
+ *   waiting --(interface appears)--> running --(interface vanishes)--> waiting
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { ConfigError } from '../config/errors';
+import { expandRules, type Rule } from '../config/expand';
+import type { RuleLine } from '../config/filter-file';
+import { isLiveOnlyRefusal } from '../capture/live-only';
+import type { ExpressionChecker } from '../capture/validate';
+import { CaptureSet } from '../engine/capture-set';
+import { Counters } from '../engine/counters';
+import { RateWindow } from '../engine/rates';
+import type { InstanceRules, InstanceStats, InstanceState } from './model';
+import { TextSocket, type CounterLine } from '../outputs/text-socket';
+
+export interface ServedSpec {
+  name: string;
+  ifname: string;
+  prefilter: string;
+  bufferSize: number;
+  socketPath: string;
+  rules: RuleLine[];
+  /** Overrides the interface's MAC for $MAC. */
+  mac?: string;
+}
+
+export interface ServedOptions {
+  checker: ExpressionChecker;
+  log: (message: string) => void;
+  /** Without hot-plug a lost interface is fatal (the C original's behaviour). */
+  hotplug: boolean;
+  onFatal: (message: string) => void;
+}
+
+/** Stands in for the MAC when comparing rules: a new MAC after hot-plug keeps counters. */
+const MAC_PLACEHOLDER = '$MAC';
+
+export function interfaceExists(ifname: string): boolean {
+  return existsSync(`/sys/class/net/${ifname}`);
+}
+
+function interfaceMac(ifname: string): string | undefined {
+  try {
+    return readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** What identifies a rule's counter across reloads: its id and its expansion (MAC left symbolic). */
+function ruleKeys(lines: readonly RuleLine[]): string[] {
+  return expandRules(lines, MAC_PLACEHOLDER).map((rule) => `${rule.id}\0${rule.expr}`);
+}
+
+export class ServedInstance {
+  state: InstanceState = 'waiting';
+  private counters: Counters;
+  private rates: RateWindow;
+  private keys: string[];
+  private capture?: CaptureSet;
+  private socket?: TextSocket;
+  private lastError?: string;
+
+  constructor(public spec: ServedSpec, private readonly options: ServedOptions) {
+    this.keys = ruleKeys(spec.rules);
+    this.counters = new Counters(spec.rules.length);
+    this.rates = new RateWindow(spec.rules.length);
+  }
+
+  async start(): Promise<void> {
+    this.socket = new TextSocket(this.spec.socketPath, () => this.counterLines());
+    await this.socket.listen();
+    this.poll();
+  }
+
+  /** Called once a second: hot-plug and rate samples. */
+  poll(): void {
+    const present = interfaceExists(this.spec.ifname);
+    if (this.capture && !present) this.lost('interface vanished');
+    else if (!this.capture && present) this.attach();
+    this.rates.sample(this.counters, Date.now());
+  }
+
+  /**
+   * Checks a new spec against libpcap without touching the running capture.
+   * Only possible while running (the link type is known then).
+   */
+  validate(spec: ServedSpec): void {
+    if (!this.capture) return;
+    const rules = this.expand(spec);
+    if (rules === undefined) return;
+    for (const rule of rules) {
+      const message = this.options.checker.check(rule.expr, this.capture.linkType);
+      if (message !== undefined && !isLiveOnlyRefusal(message) && !message.includes('rejects all packets')) {
+        throw new ConfigError(rule.where, `rule '${rule.id}': ${message}`);
+      }
+    }
+  }
+
+  /** Applies a new spec: counters of rules whose id and expansion are unchanged carry over. */
+  async update(spec: ServedSpec): Promise<void> {
+    const keys = ruleKeys(spec.rules);
+    const counters = new Counters(spec.rules.length);
+    const wasRunning = this.capture !== undefined;
+    this.detach();
+    const oldSlot = new Map(this.keys.map((key, slot) => [key, slot]));
+    keys.forEach((key, slot) => {
+      const old = oldSlot.get(key);
+      if (old === undefined) return;
+      counters.bytes[slot] = this.counters.bytes[old];
+      counters.packets[slot] = this.counters.packets[old];
+    });
+    if (spec.socketPath !== this.spec.socketPath) {
+      this.socket?.close();
+      this.socket = new TextSocket(spec.socketPath, () => this.counterLines());
+      await this.socket.listen();
+    }
+    this.spec = spec;
+    this.keys = keys;
+    this.counters = counters;
+    this.rates = new RateWindow(spec.rules.length);
+    if (wasRunning || interfaceExists(spec.ifname)) this.attach();
+  }
+
+  stop(): void {
+    this.detach();
+    this.socket?.close();
+    this.socket = undefined;
+  }
+
+  counterLines(): CounterLine[] {
+    const { bytes, packets } = this.counters;
+    return this.spec.rules.map((rule, slot) => ({ id: rule.id, bytes: bytes[slot], packets: packets[slot] }));
+  }
+
+  stats(): InstanceStats {
+    const drops = { received: 0, dropped: 0, ifdropped: 0 };
+    for (const handle of this.capture?.handles() ?? []) {
+      const s = handle.stats();
+      if (!s) continue;
+      drops.received += s.ps_recv;
+      drops.dropped += s.ps_drop;
+      drops.ifdropped += s.ps_ifdrop;
+    }
+    return {
+      interface: this.spec.ifname,
+      prefilter: this.spec.prefilter,
+      state: this.state,
+      socket: this.spec.socketPath,
+      drops,
+      rules: this.counterLines().map((line, slot) => ({
+        ...line,
+        bytes_per_second: this.rates.rate(slot, 'bytes'),
+        packets_per_second: this.rates.rate(slot, 'packets'),
+      })),
+    };
+  }
+
+  rulesInfo(): InstanceRules {
+    const plans = this.capture?.plans ?? [];
+    return {
+      interface: this.spec.ifname,
+      prefilter: this.spec.prefilter,
+      kernel_filter: this.capture?.kernelFilter ?? '',
+      snaplen: this.capture?.snapLength ?? 0,
+      rules: plans.map(({ rule, plan }) => plan.engine === 'javascript'
+        ? { id: rule.id, expression: rule.expr, engine: 'javascript' }
+        : { id: rule.id, expression: rule.expr, engine: 'libpcap', reason: plan.reason }),
+    };
+  }
+
+  private expand(spec: ServedSpec): Rule[] | undefined {
+    const mac = spec.mac ?? interfaceMac(spec.ifname);
+    return expandRules(spec.rules, mac);
+  }
+
+  private attach(): void {
+    const { spec } = this;
+    let capture: CaptureSet | undefined;
+    try {
+      const rules = this.expand(spec) ?? [];
+      capture = new CaptureSet({
+        name: spec.name, prefilter: spec.prefilter, rules,
+        source: { kind: 'live', ifname: spec.ifname, bufferSize: spec.bufferSize },
+      }, this.counters);
+      capture.open(this.options.checker);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (!this.options.hotplug) return this.options.onFatal(message);
+      // Keep waiting; say it once, not every second.
+      if (message !== this.lastError) this.options.log(`${spec.name}: not started: ${message}`);
+      this.lastError = message;
+      return;
+    }
+    this.lastError = undefined;
+    this.capture = capture;
+    this.state = 'running';
+    capture.startLive((why) => this.lost(why));
+    this.options.log(`${spec.name}: counting ${spec.rules.length} rules on ${spec.ifname}`);
+  }
+
+  private lost(why: string): void {
+    if (!this.capture) return;
+    this.detach();
+    const message = interfaceExists(this.spec.ifname) ? `${this.spec.ifname}: ${why}` : `${this.spec.ifname}: interface vanished`;
+    if (!this.options.hotplug) return this.options.onFatal(`${message}, capture stopped`);
+    this.options.log(`${this.spec.name}: ${message}; waiting for it (counters kept)`);
+  }
+
+  private detach(): void {
+    this.capture?.close();
+    this.capture = undefined;
+    this.state = 'waiting';
+  }
+}
