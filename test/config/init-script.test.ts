@@ -1,0 +1,322 @@
+/**
+ * files/etc/init.d/bpfcountd: syntax under busybox sh, shellcheck, and its
+ * start/stop <section> logic run under busybox sh with a stand-in rc.common,
+ * /lib/functions.sh and procd.sh that record the procd calls. The stand-in
+ * rc.common follows the real one's control flow (start -> start_service inside
+ * procd_open/close_service, method "add" when a section is named; stop ->
+ * stop_service then procd_kill <service> <arg>). The script runs with a PATH
+ * holding only busybox applets, as on a router.
+ *
+ * Needs busybox and shellcheck (apt-get install busybox shellcheck): the test
+ * fails if either is missing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = join(__dirname, '..', '..', '..');
+const script = join(root, 'files', 'etc', 'init.d', 'bpfcountd');
+
+function which(tool: string): string {
+  const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
+  assert.equal(found.status, 0, `${tool} is not installed (apt-get install ${tool})`);
+  return found.stdout.trim();
+}
+
+test('init script: busybox sh -n accepts it', () => {
+  const result = spawnSync(which('busybox'), ['sh', '-n', script], { encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+});
+
+test('init script: shellcheck finds nothing', () => {
+  const result = spawnSync(which('shellcheck'), [script], { encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stdout + result.stderr);
+});
+
+const FUNCTIONS_SH = `
+# Stand-in for /lib/functions.sh: the main config's sections come from
+# STUB_SECTIONS, "disabled" from STUB_DISABLED_<section>.
+record() { printf '%s\\n' "$*" >>"$STUB_CALLS"; }
+config_load() { record "config_load $1 UCI_CONFIG_DIR=\${UCI_CONFIG_DIR-}"; }
+config_foreach() {
+	_cb=$1
+	for _s in $STUB_SECTIONS; do "$_cb" "$_s"; done
+}
+config_get_bool() {
+	eval "_v=\\\${STUB_DISABLED_$2:-$3}"
+	eval "$1=\\$_v"
+}
+`;
+
+const PROCD_SH = `
+# Stand-in for /lib/functions/procd.sh: records every call.
+procd_open_service() { record "procd_open_service $*"; }
+procd_close_service() { service_triggers; record "procd_close_service $*"; }
+procd_open_instance() { record "procd_open_instance $*"; }
+procd_set_param() { record "procd_set_param $*"; }
+procd_close_instance() { record "procd_close_instance"; }
+procd_kill() { record "procd_kill $*"; }
+procd_add_reload_trigger() { record "procd_add_reload_trigger $*"; }
+`;
+
+const RC_COMMON = `
+. "$STUB_ROOT/lib/functions.sh"
+initscript=$1
+action=\${2:-help}
+shift 2
+start_service() { return 0; }
+stop_service() { return 0; }
+service_triggers() { return 0; }
+. "$initscript"
+# The test's paths instead of the router's.
+NODE=/usr/bin/node
+PROG=$STUB_PROG
+MAIN_CONFIG=$STUB_MAIN_CONFIG
+RUNTIME_DIR=$STUB_RUNTIME_DIR
+PID_FILE=$STUB_PID_FILE
+. "$STUB_ROOT/lib/functions/procd.sh"
+rc_procd() {
+	_method=set
+	[ -n "$2" ] && _method=add
+	procd_open_service bpfcountd "$initscript"
+	"$@"
+	procd_close_service "$_method"
+}
+start() { rc_procd start_service "$@"; }
+stop() { stop_service "$@"; procd_kill bpfcountd "$1"; }
+reload() { reload_service "$@"; }
+restart() { stop "$@"; start "$@"; }
+$action "$@"
+`;
+
+interface Harness {
+  dir: string;
+  runtime: string;
+  pidFile: string;
+  prog: string;
+  mainConfig: string;
+  gluonDir: string;
+  hups: string;
+  /** Processes to kill when the test ends. */
+  children: ChildProcess[];
+  run(args: string[], env?: Record<string, string>): { status: number | null; stdout: string; stderr: string; calls: string[] };
+  markers(): Record<string, string>;
+}
+
+function harness(t: { after: (fn: () => void) => void }): Harness {
+  const busybox = which('busybox');
+  const dir = mkdtempSync(join(tmpdir(), 'bpfcountd-init-'));
+  const children: ChildProcess[] = [];
+  t.after(() => {
+    for (const child of children) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  mkdirSync(join(dir, 'lib', 'functions'), { recursive: true });
+  writeFileSync(join(dir, 'lib', 'functions.sh'), FUNCTIONS_SH);
+  writeFileSync(join(dir, 'lib', 'functions', 'procd.sh'), PROCD_SH);
+  writeFileSync(join(dir, 'rc.common'), RC_COMMON);
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  for (const applet of ['sh', 'tr', 'mkdir', 'mv', 'rm', 'cat', 'pwd', 'sleep']) symlinkSync(busybox, join(bin, applet));
+  mkdirSync(join(dir, 'etc', 'config'), { recursive: true });
+  const mainConfig = join(dir, 'etc', 'config', 'bpfcountd');
+  writeFileSync(mainConfig, "config bpfcountd 'eth0_in'\n\toption ifname 'eth0'\n");
+  const gluonDir = join(dir, 'gluon-config');
+  mkdirSync(gluonDir);
+  writeFileSync(join(gluonDir, 'bpfcountd'), "config bpfcountd 'gluon_mesh0_in'\n\toption ifname 'mesh0'\n");
+  const h: Harness = {
+    dir,
+    runtime: join(dir, 'run', 'runtime'),
+    pidFile: join(dir, 'run', 'bpfcountd.pid'),
+    prog: join(dir, 'usr', 'lib', 'bpfcountd', 'bpfcountd.js'),
+    mainConfig,
+    gluonDir,
+    hups: join(dir, 'hups'),
+    children,
+    run(args, env = {}) {
+      const calls = join(dir, 'calls');
+      rmSync(calls, { force: true });
+      const result = spawnSync(busybox, ['sh', join(dir, 'rc.common'), script, ...args], {
+        encoding: 'utf8',
+        cwd: dir,
+        env: {
+          PATH: bin,
+          STUB_ROOT: dir,
+          STUB_CALLS: calls,
+          STUB_PROG: h.prog,
+          STUB_MAIN_CONFIG: mainConfig,
+          STUB_RUNTIME_DIR: h.runtime,
+          STUB_PID_FILE: h.pidFile,
+          STUB_SECTIONS: 'eth0_in',
+          ...env,
+        },
+      });
+      const recorded = existsSync(calls) ? readFileSync(calls, 'utf8').split('\n').filter((l) => l !== '') : [];
+      return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls: recorded };
+    },
+    markers() {
+      if (!existsSync(h.runtime)) return {};
+      const out: Record<string, string> = {};
+      for (const name of readdirSync(h.runtime)) out[name] = readFileSync(join(h.runtime, name), 'utf8');
+      return out;
+    },
+  };
+  mkdirSync(join(dir, 'run'));
+  return h;
+}
+
+/** A stand-in daemon: its command line names the bundle; it records each SIGHUP and writes its pid when ready. */
+async function fakeDaemon(h: Harness, cmdlineWord: string): Promise<ChildProcess> {
+  const busybox = which('busybox');
+  const child = spawn(busybox, ['sh', '-c', 'trap "echo HUP >>\\"$HUPS\\"" HUP; echo $$ >"$PIDF"; while :; do sleep 0.05; done', cmdlineWord], {
+    env: { HUPS: h.hups, PIDF: h.pidFile, PATH: join(h.dir, 'bin') },
+    stdio: 'ignore',
+  });
+  h.children.push(child);
+  await waitFor(() => existsSync(h.pidFile) && readFileSync(h.pidFile, 'utf8').trim() === String(child.pid), 'fake daemon ready');
+  return child;
+}
+
+async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function hupCount(h: Harness): number {
+  return existsSync(h.hups) ? readFileSync(h.hups, 'utf8').split('\n').filter((l) => l === 'HUP').length : 0;
+}
+
+const instanceCalls = (h: Harness): string[] => [
+  'procd_open_instance bpfcountd',
+  `procd_set_param command /usr/bin/node ${h.prog} -c ${h.mainConfig} --runtime-dir ${h.runtime} --pid-file ${h.pidFile}`,
+  'procd_set_param respawn',
+  'procd_set_param stdout 1',
+  'procd_set_param stderr 1',
+  'procd_close_instance',
+];
+
+test('Gluon flow: start/stop <section> with UCI_CONFIG_DIR record markers and HUP the running daemon', async (t) => {
+  const h = harness(t);
+  await fakeDaemon(h, h.prog);
+  const gluonEnv = { UCI_CONFIG_DIR: h.gluonDir };
+
+  const started = h.run(['start', 'gluon_mesh0_in'], gluonEnv);
+  assert.equal(started.status, 0, started.stderr);
+  assert.deepEqual(h.markers(), { gluon_mesh0_in: `start ${h.gluonDir}/bpfcountd\n` });
+  // The same single instance as always (procd leaves a running daemon alone), registered with "add".
+  assert.deepEqual(started.calls, [
+    `procd_open_service bpfcountd ${script}`,
+    ...instanceCalls(h),
+    'procd_add_reload_trigger bpfcountd',
+    'procd_close_service add',
+  ]);
+  await waitFor(() => hupCount(h) === 1, 'HUP after start <section>');
+
+  const stopped = h.run(['stop', 'gluon_mesh0_in'], gluonEnv);
+  assert.equal(stopped.status, 0, stopped.stderr);
+  assert.deepEqual(h.markers(), { gluon_mesh0_in: 'stop\n' });
+  // No procd_kill: the section is not a procd instance, and the daemon keeps running.
+  assert.deepEqual(stopped.calls, []);
+  await waitFor(() => hupCount(h) === 2, 'HUP after stop <section>');
+});
+
+test('start/stop <section> of the main config, start and stop without a section', async (t) => {
+  const h = harness(t);
+  await fakeDaemon(h, h.prog);
+
+  // The stand-in daemon may fold signals that arrive close together: wait for each.
+  assert.equal(h.run(['stop', 'eth0_in']).status, 0);
+  assert.deepEqual(h.markers(), { eth0_in: 'stop\n' });
+  await waitFor(() => hupCount(h) === 1, 'HUP 1');
+  assert.equal(h.run(['start', 'gluon_mesh0_in'], { UCI_CONFIG_DIR: h.gluonDir }).status, 0);
+  await waitFor(() => hupCount(h) === 2, 'HUP 2');
+  // A relative UCI_CONFIG_DIR is made absolute (the daemon runs elsewhere).
+  assert.equal(h.run(['start', 'other'], { UCI_CONFIG_DIR: 'gluon-config' }).status, 0);
+  assert.equal(h.markers().other, `start ${h.gluonDir}/bpfcountd\n`);
+  await waitFor(() => hupCount(h) === 3, 'HUP 3');
+
+  // start: forget stops by name, keep sections started by name.
+  const all = h.run(['start']);
+  assert.equal(all.status, 0, all.stderr);
+  assert.deepEqual(h.markers(), { gluon_mesh0_in: `start ${h.gluonDir}/bpfcountd\n`, other: `start ${h.gluonDir}/bpfcountd\n` });
+  assert.deepEqual(all.calls, [`procd_open_service bpfcountd ${script}`, ...instanceCalls(h), 'procd_add_reload_trigger bpfcountd', 'procd_close_service set']);
+  await waitFor(() => hupCount(h) === 4, 'HUP after start');
+
+  // restart <section>: stop then start, so the section ends up started.
+  const named = h.run(['restart', 'gluon_mesh0_in'], { UCI_CONFIG_DIR: h.gluonDir });
+  assert.equal(named.status, 0, named.stderr);
+  assert.equal(h.markers().gluon_mesh0_in, `start ${h.gluonDir}/bpfcountd\n`);
+
+  // reload: only a HUP.
+  const before = hupCount(h);
+  const reloaded = h.run(['reload']);
+  assert.equal(reloaded.status, 0);
+  assert.deepEqual(reloaded.calls, []);
+  await waitFor(() => hupCount(h) === before + 1, 'HUP after reload');
+
+  // stop: the daemon stops (procd_kill of the whole service) and every marker is forgotten.
+  const stopAll = h.run(['stop']);
+  assert.equal(stopAll.status, 0);
+  assert.deepEqual(stopAll.calls, ['procd_kill bpfcountd ']); // no instance: the whole service
+  assert.equal(existsSync(h.runtime), false);
+});
+
+test('start without a section and nothing enabled or started: no instance (procd stops the daemon)', (t) => {
+  const h = harness(t);
+  const result = h.run(['start'], { STUB_SECTIONS: 'eth0_in eth0_out', STUB_DISABLED_eth0_in: '1', STUB_DISABLED_eth0_out: '1' });
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(result.calls, [
+    `procd_open_service bpfcountd ${script}`,
+    // The main config is read even when the caller has UCI_CONFIG_DIR set.
+    `config_load bpfcountd UCI_CONFIG_DIR=${join(h.dir, 'etc', 'config')}`,
+    'procd_add_reload_trigger bpfcountd',
+    'procd_close_service set',
+  ]);
+  // One enabled section: the instance is declared; no daemon runs, so no HUP is attempted.
+  const one = h.run(['start'], { STUB_SECTIONS: 'eth0_in eth0_out', STUB_DISABLED_eth0_in: '1', STUB_DISABLED_eth0_out: '0', UCI_CONFIG_DIR: h.gluonDir });
+  assert.deepEqual(one.calls, [
+    `procd_open_service bpfcountd ${script}`,
+    `config_load bpfcountd UCI_CONFIG_DIR=${join(h.dir, 'etc', 'config')}`,
+    ...instanceCalls(h),
+    'procd_add_reload_trigger bpfcountd',
+    'procd_close_service set',
+  ]);
+  assert.equal(hupCount(h), 0);
+});
+
+test('bad section names and a missing UCI file are refused without touching the runtime dir', (t) => {
+  const h = harness(t);
+  for (const name of ['../etc', 'a b', 'x-y', 'a/b']) {
+    // rc.common ignores start_service's status: the message and the absent instance are what count.
+    const result = h.run(['start', name]);
+    assert.match(result.stderr, /invalid section name/);
+    assert.ok(!result.calls.includes('procd_open_instance bpfcountd'), result.calls.join('\n'));
+    const stopped = h.run(['stop', name]);
+    assert.match(stopped.stderr, /invalid section name/);
+  }
+  const missing = h.run(['start', 'x'], { UCI_CONFIG_DIR: join(h.dir, 'nowhere') });
+  assert.match(missing.stderr, /no .*nowhere\/bpfcountd for section 'x'/);
+  assert.ok(!missing.calls.includes('procd_open_instance bpfcountd'));
+  assert.deepEqual(h.markers(), {});
+});
+
+test('a stale pid file naming another process: no signal is sent to it', async (t) => {
+  const h = harness(t);
+  const other = await fakeDaemon(h, '/usr/bin/something-else');
+  const result = h.run(['reload']);
+  assert.equal(result.status, 0);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(hupCount(h), 0);
+  assert.equal(other.exitCode, null);
+  // And a pid file with garbage or a dead pid is ignored too.
+  writeFileSync(h.pidFile, 'not-a-pid\n');
+  assert.equal(h.run(['reload']).status, 0);
+  writeFileSync(h.pidFile, '999999999\n');
+  assert.equal(h.run(['reload']).status, 0);
+});
