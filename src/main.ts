@@ -1,6 +1,7 @@
 /**
  * Entry point: the modes of the daemon.
  *   -i  single interface, counters on a unix socket (the C original)
+ *   -c  service mode: every enabled UCI section in this one process
  *   -r  count a capture file, print the counters, exit
  *   --check  validate and print how each rule is evaluated
  */
@@ -10,10 +11,15 @@ import { parseArgs, USAGE, UsageError, type Options } from './cli';
 import { ConfigError } from './config/errors';
 import { expandRules } from './config/expand';
 import { readFilterFile } from './config/filter-file';
+import { defaultConfigPaths, DEFAULT_RUNTIME_DIR, loadServiceConfig } from './config/service-config';
 import { ExpressionChecker } from './capture/validate';
-import { Instance, type InstanceSpec } from './engine/instance';
+import { CaptureSet, type CaptureSetSpec } from './engine/capture-set';
+import { Counters } from './engine/counters';
 import { describePlan } from './engine/describe';
-import { formatCounterLines, TextSocket, type CounterLine } from './outputs/text-socket';
+import { formatCounterLines, type CounterLine } from './outputs/text-socket';
+import type { ServedSpec } from './service/served-instance';
+import { Supervisor } from './service/supervisor';
+import { startUbusObject } from './ubus/object';
 
 function fail(err: unknown): never {
   if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
@@ -22,65 +28,87 @@ function fail(err: unknown): never {
   process.exit(err instanceof UsageError ? 2 : 1);
 }
 
-function interfaceMac(iface: string): string {
+function log(message: string): void {
+  process.stderr.write(`bpfcountd: ${message}\n`);
+}
+
+function requireInterface(iface: string): void {
   if (!existsSync(`/sys/class/net/${iface}`)) throw new ConfigError(iface, 'no such network interface');
-  return readFileSync(`/sys/class/net/${iface}/address`, 'utf8').trim();
 }
 
-function singleInstanceSpec(options: Options): InstanceSpec {
-  const filterFile = options.filterFile as string;
-  const mac = options.mac ?? (options.iface !== undefined ? interfaceMac(options.iface) : undefined);
-  const rules = expandRules(readFilterFile(filterFile), mac);
+/** -r and --check: the rules expanded once, one capture set, no socket. */
+function openCaptureSet(options: Options): CaptureSet {
+  let mac = options.mac;
+  let spec: CaptureSetSpec;
   if (options.readFile !== undefined) {
-    return { name: basename(options.readFile), source: { kind: 'file', path: options.readFile }, prefilter: options.prefilter, rules };
+    const rules = expandRules(readFilterFile(options.filterFile as string), mac);
+    spec = { name: basename(options.readFile), source: { kind: 'file', path: options.readFile }, prefilter: options.prefilter, rules };
+  } else {
+    const ifname = options.iface as string;
+    requireInterface(ifname);
+    mac ??= readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim();
+    const rules = expandRules(readFilterFile(options.filterFile as string), mac);
+    spec = { name: ifname, source: { kind: 'live', ifname, bufferSize: options.bufferSize }, prefilter: options.prefilter, rules };
   }
-  const ifname = options.iface as string;
-  return { name: ifname, source: { kind: 'live', ifname, bufferSize: options.bufferSize }, prefilter: options.prefilter, rules };
-}
-
-function counterLines(instance: Instance): CounterLine[] {
-  const { bytes, packets } = instance.counters;
-  return instance.spec.rules.map((rule, slot) => ({ id: rule.id, bytes: bytes[slot], packets: packets[slot] }));
-}
-
-function openInstance(spec: InstanceSpec): Instance {
-  const instance = new Instance(spec);
+  const set = new CaptureSet(spec, new Counters(spec.rules.length));
   const checker = new ExpressionChecker();
   try {
-    instance.open(checker);
+    set.open(checker);
   } finally {
     checker.dispose();
   }
-  return instance;
+  return set;
 }
 
-async function runLive(instance: Instance, socketPath: string): Promise<void> {
-  const socket = new TextSocket(socketPath, () => counterLines(instance));
-  await socket.listen();
-  const ifname = instance.spec.source.kind === 'live' ? instance.spec.source.ifname : '';
-  let stopping = false;
-  const stop = (code: number, message?: string): void => {
-    if (stopping) return;
-    stopping = true;
-    clearInterval(watchdog);
-    if (message) process.stderr.write(`bpfcountd: ${message}\n`);
-    instance.close();
-    socket.close();
+function counterLines(set: CaptureSet): CounterLine[] {
+  const { bytes, packets } = set.counters;
+  return set.spec.rules.map((rule, slot) => ({ id: rule.id, bytes: bytes[slot], packets: packets[slot] }));
+}
+
+function singleInterfaceSpecs(options: Options): () => ServedSpec[] {
+  const ifname = options.iface as string;
+  return () => [{
+    name: ifname, ifname, prefilter: options.prefilter, bufferSize: options.bufferSize,
+    socketPath: options.socketPath, rules: readFilterFile(options.filterFile as string), mac: options.mac,
+  }];
+}
+
+function serviceSpecs(options: Options): () => ServedSpec[] {
+  const configPaths = options.configPaths.length > 0 ? options.configPaths : defaultConfigPaths();
+  const runtimeDir = options.runtimeDir ?? DEFAULT_RUNTIME_DIR;
+  return () => loadServiceConfig({ configPaths, runtimeDir, warn: log }).map((spec) => ({
+    name: spec.name, ifname: spec.ifname, prefilter: spec.prefilter, bufferSize: spec.bufferSize,
+    socketPath: spec.socketPath, rules: spec.rules,
+  }));
+}
+
+async function serve(options: Options, service: boolean): Promise<void> {
+  let supervisor: Supervisor | undefined;
+  let ubus: { close(): void } | undefined;
+  const stop = (code: number): void => {
+    ubus?.close();
+    supervisor?.stop();
     process.exit(code);
   };
-  const lost = (why: string): void => {
-    const gone = !existsSync(`/sys/class/net/${ifname}`);
-    stop(1, gone ? `${ifname}: interface vanished, capture stopped` : `${ifname}: ${why}`);
-  };
-  // libpcap does not always report a deleted interface; look for it ourselves.
-  const watchdog = setInterval(() => {
-    if (!existsSync(`/sys/class/net/${ifname}`)) lost('interface vanished');
-  }, 1000);
+  supervisor = new Supervisor({
+    loadSpecs: service ? serviceSpecs(options) : singleInterfaceSpecs(options),
+    log,
+    hotplug: service,
+    onFatal: (err) => {
+      supervisor?.stop();
+      fail(err);
+    },
+  });
+  await supervisor.start();
   process.on('SIGINT', () => stop(0));
   process.on('SIGTERM', () => stop(0));
-  process.on('SIGHUP', () => process.stderr.write('bpfcountd: SIGHUP ignored in single-interface mode\n'));
-  instance.startLive(lost);
-  process.stderr.write(`bpfcountd: counting ${instance.spec.rules.length} rules on ${ifname}, socket ${socketPath}\n`);
+  process.on('SIGHUP', () => supervisor?.reload());
+  const ubusSocket = options.ubusSocket ?? (service ? '' : undefined);
+  if (ubusSocket !== undefined) {
+    ubus = startUbusObject({ socketPath: ubusSocket === '' ? undefined : ubusSocket, control: supervisor, log });
+  }
+  const names = supervisor.names();
+  log(`serving ${names.length} instance${names.length === 1 ? '' : 's'}: ${names.join(', ')}`);
 }
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -89,20 +117,22 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  if (options.configPaths.length > 0) throw new UsageError('service mode (-c) is not available in this build');
-  const instance = openInstance(singleInstanceSpec(options));
-  if (options.check) {
-    process.stdout.write(describePlan(instance));
-    instance.close();
+  const service = options.configPaths.length > 0;
+  if (options.check && !service) {
+    const set = openCaptureSet(options);
+    process.stdout.write(describePlan(set));
+    set.close();
     return;
   }
   if (options.readFile !== undefined) {
-    instance.readAll();
-    instance.close();
-    process.stdout.write(formatCounterLines(counterLines(instance)));
+    const set = openCaptureSet(options);
+    set.readAll();
+    set.close();
+    process.stdout.write(formatCounterLines(counterLines(set)));
     return;
   }
-  await runLive(instance, options.socketPath);
+  if (!service) requireInterface(options.iface as string);
+  await serve(options, service);
 }
 
 main(process.argv.slice(2)).catch(fail);

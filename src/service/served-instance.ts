@@ -32,7 +32,7 @@ export interface ServedOptions {
   log: (message: string) => void;
   /** Without hot-plug a lost interface is fatal (the C original's behaviour). */
   hotplug: boolean;
-  onFatal: (message: string) => void;
+  onFatal: (err: unknown) => void;
 }
 
 /** Stands in for the MAC when comparing rules: a new MAC after hot-plug keeps counters. */
@@ -188,8 +188,8 @@ export class ServedInstance {
       }, this.counters);
       capture.open(this.options.checker);
     } catch (err) {
+      if (!this.options.hotplug) return this.options.onFatal(err);
       const message = err instanceof Error ? err.message : String(err);
-      if (!this.options.hotplug) return this.options.onFatal(message);
       // Keep waiting; say it once, not every second.
       if (message !== this.lastError) this.options.log(`${spec.name}: not started: ${message}`);
       this.lastError = message;
@@ -206,7 +206,7 @@ export class ServedInstance {
     if (!this.capture) return;
     this.detach();
     const message = interfaceExists(this.spec.ifname) ? `${this.spec.ifname}: ${why}` : `${this.spec.ifname}: interface vanished`;
-    if (!this.options.hotplug) return this.options.onFatal(`${message}, capture stopped`);
+    if (!this.options.hotplug) return this.options.onFatal(new Error(`${message}, capture stopped`));
     this.options.log(`${this.spec.name}: ${message}; waiting for it (counters kept)`);
   }
 
