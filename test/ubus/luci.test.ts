@@ -136,12 +136,12 @@ function text(n: unknown): string {
 }
 
 test('status view: declares the ubus calls, renders every instance and rule, refreshes by poll', async () => {
-  const declared: { object: string; method: string }[] = [];
+  const declared: { object: string; method: string; reject?: boolean }[] = [];
   let reply: unknown = JSON.parse(JSON.stringify(STATS));
   let polled: { fn: () => Promise<unknown>; interval: number } | undefined;
   const rpc = {
-    declare(d: { object: string; method: string }) {
-      declared.push({ object: d.object, method: d.method });
+    declare(d: { object: string; method: string; reject?: boolean }) {
+      declared.push({ object: d.object, method: d.method, reject: d.reject });
       return () => (reply instanceof Error ? Promise.reject(reply) : Promise.resolve(reply));
     },
   };
@@ -157,7 +157,10 @@ test('status view: declares the ubus calls, renders every instance and rule, ref
     const view = loadClass(path.join(RESOURCES, 'view/bpfcountd/status.js'), {
       view: baseclass, rpc, poll, ui, dom, 'bpfcountd.format': loadFormat(),
     }) as unknown as { load(): Promise<unknown>; render(d: unknown): FakeNode; handleSave: unknown };
-    assert.deepEqual(declared, [{ object: 'bpfcountd', method: 'stats' }, { object: 'bpfcountd', method: 'reload' }]);
+    // reject: true, or LuCI resolves a failed call with the bare ubus status code.
+    assert.deepEqual(declared, [
+      { object: 'bpfcountd', method: 'stats', reject: true }, { object: 'bpfcountd', method: 'reload', reject: true },
+    ]);
     assert.equal(view.handleSave, null, 'no Save buttons on a status page');
     const page = view.render(await view.load());
     const shown = text(page);

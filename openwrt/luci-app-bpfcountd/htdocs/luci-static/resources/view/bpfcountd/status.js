@@ -11,12 +11,15 @@
 var callStats = rpc.declare({
 	object: 'bpfcountd',
 	method: 'stats',
-	expect: { '': {} }
+	expect: { '': {} },
+	/* a ubus error status rejects instead of resolving with the bare code */
+	reject: true
 });
 
 var callReload = rpc.declare({
 	object: 'bpfcountd',
-	method: 'reload'
+	method: 'reload',
+	reject: true
 });
 
 var STATE_LABELS = {
