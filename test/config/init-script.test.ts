@@ -290,6 +290,21 @@ test('start without a section and nothing enabled or started: no instance (procd
   assert.equal(hupCount(h), 0);
 });
 
+test('reload without a running daemon starts it (after enabling a section) and keeps stops by name', (t) => {
+  const h = harness(t);
+  assert.equal(h.run(['stop', 'eth0_out']).status, 0);
+  const reloaded = h.run(['reload'], { STUB_SECTIONS: 'eth0_in eth0_out', STUB_DISABLED_eth0_in: '0' });
+  assert.equal(reloaded.status, 0, reloaded.stderr);
+  assert.deepEqual(reloaded.calls, [
+    `procd_open_service bpfcountd ${script}`,
+    `config_load bpfcountd UCI_CONFIG_DIR=${join(h.dir, 'etc', 'config')}`,
+    ...instanceCalls(h),
+    'procd_add_reload_trigger bpfcountd',
+    'procd_close_service set',
+  ]);
+  assert.deepEqual(h.markers(), { eth0_out: 'stop\n' });
+});
+
 test('bad section names and a missing UCI file are refused without touching the runtime dir', (t) => {
   const h = harness(t);
   for (const name of ['../etc', 'a b', 'x-y', 'a/b']) {
