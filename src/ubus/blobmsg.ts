@@ -188,7 +188,8 @@ export type JsonLike = null | boolean | number | bigint | string | JsonLike[] | 
 /**
  * JS value -> blobmsg: integral numbers become INT64 (counters exceed 32
  * bits), other numbers DOUBLE, booleans INT8, null UNSPEC (printed as null
- * by the ubus CLI); undefined members are left out.
+ * by the ubus CLI); undefined members are left out. NaN and Infinity become
+ * UNSPEC too: libubox would print them as bare `nan`/`inf`, which is not JSON.
  */
 export function fromJs(value: JsonLike): BlobmsgValue {
   if (value === null) return { type: 'unspec', data: Buffer.alloc(0) };
@@ -197,7 +198,10 @@ export function fromJs(value: JsonLike): BlobmsgValue {
     case 'boolean': return { type: 'int8', value: value ? 1 : 0 };
     case 'bigint': return { type: 'int64', value };
     case 'number':
-      return Number.isSafeInteger(value) ? { type: 'int64', value: BigInt(value) } : { type: 'double', value };
+      if (!Number.isFinite(value)) return { type: 'unspec', data: Buffer.alloc(0) };
+      return Number.isInteger(value) && Math.abs(value) < 2 ** 63
+        ? { type: 'int64', value: BigInt(value) }
+        : { type: 'double', value };
     case 'string': return { type: 'string', value };
     default: return { type: 'table', fields: tableFromJs(value) };
   }

@@ -19,10 +19,18 @@ import {
 export const UBUS_OBJECT_NAME = 'bpfcountd';
 
 const str = (value: string): BlobmsgValue => ({ type: 'string', value });
-/** Counters are integers below 2^53; anything else (NaN after a bug) still goes out as a number. */
-const counter = (value: number): BlobmsgValue =>
-  Number.isSafeInteger(value) ? { type: 'int64', value: BigInt(value) } : { type: 'double', value };
-const rate = (value: number): BlobmsgValue => ({ type: 'double', value });
+const INT64_MAX = 2n ** 63n - 1n;
+/**
+ * Counters are integers below 2^53. Whatever else turns up must still print
+ * as valid JSON: libubox formats doubles with "%lf", so NaN would become a
+ * bare `nan` and break every JSON reader (LuCI, jsonfilter); send 0 instead.
+ */
+const counter = (value: number): BlobmsgValue => {
+  if (!Number.isFinite(value)) return { type: 'int64', value: 0n };
+  const n = BigInt(Math.trunc(value));
+  return { type: 'int64', value: n > INT64_MAX ? INT64_MAX : n < -INT64_MAX ? -INT64_MAX : n };
+};
+const rate = (value: number): BlobmsgValue => ({ type: 'double', value: Number.isFinite(value) ? value : 0 });
 const table = (fields: BlobmsgField[]): BlobmsgValue => ({ type: 'table', fields });
 const field = (name: string, value: BlobmsgValue): BlobmsgField => ({ name, value });
 

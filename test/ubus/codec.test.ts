@@ -76,7 +76,11 @@ test('blobmsg: JS conversion (integers as INT64, both widths accepted on input)'
   for (const v of widths) assert.equal(integerOf(v), 450);
   assert.equal(integerOf({ type: 'int64', value: 2n ** 60n }), 2n ** 60n);
   assert.equal(integerOf({ type: 'string', value: '1' }), undefined);
-  assert.deepEqual(fromJs(2 ** 53), { type: 'double', value: 2 ** 53 });
+  assert.deepEqual(fromJs(2 ** 53), { type: 'int64', value: 2n ** 53n });
+  assert.deepEqual(fromJs(2 ** 64), { type: 'double', value: 2 ** 64 });
+  assert.deepEqual(fromJs(-3), { type: 'int64', value: -3n });
+  assert.deepEqual(fromJs(NaN), { type: 'unspec', data: Buffer.alloc(0) });
+  assert.deepEqual(fromJs(-Infinity), { type: 'unspec', data: Buffer.alloc(0) });
 });
 
 test('malformed input is rejected, not misread', () => {

@@ -11,7 +11,7 @@ import { BlobmsgValue, toJs, tableToJs } from '../../src/ubus/blobmsg';
 import {
   AttrId, blobmsgAttr, decodeMessage, encodeMessage, getAttr, getU32, MsgType, Status, stringAttr, u32Attr, UbusMessage,
 } from '../../src/ubus/message';
-import { startUbusObject } from '../../src/ubus/object';
+import { startUbusObject, statsToBlobmsg } from '../../src/ubus/object';
 import { DaemonControl, RulesReply, StatsReply, UnknownInstanceError } from '../../src/service/model';
 import { FakeConnection, FakeUbusd, tempSocketPath } from './fake-ubusd';
 import { bytesOf, FixtureMessage, loadFixture } from './fixtures';
@@ -250,4 +250,20 @@ test('startUbusObject with no ubusd at all logs once and stays quiet', async () 
   fs.rmSync(dir, { recursive: true, force: true });
   assert.equal(logs.length, 1);
   assert.match(logs[0], /cannot connect/);
+});
+
+test('values that would not print as JSON are replaced (libubox prints doubles with %lf: NaN -> nan)', () => {
+  const weird: StatsReply = {
+    x: {
+      ...STATS.wan_out,
+      drops: { received: Infinity, dropped: NaN, ifdropped: 2 ** 70 },
+      rules: [{ id: 'r', bytes: 2 ** 53 + 2, packets: -1, bytes_per_second: NaN, packets_per_second: -Infinity }],
+    },
+  };
+  const types = leafTypes({ type: 'table', fields: statsToBlobmsg(weird) }, '', new Map());
+  const js = tableToJs(statsToBlobmsg(weird)) as { x: { drops: Record<string, unknown>; rules: Record<string, unknown>[] } };
+  assert.deepEqual(js.x.drops, { received: 0, dropped: 0, ifdropped: 2n ** 63n - 1n });
+  assert.deepEqual(js.x.rules[0], { id: 'r', bytes: 2n ** 53n + 2n, packets: -1, bytes_per_second: 0, packets_per_second: 0 });
+  assert.equal(types.get('x.rules.0.bytes_per_second'), 'double');
+  assert.equal(types.get('x.drops.received'), 'int64');
 });
