@@ -134,7 +134,12 @@ export function loadServiceConfig(options: ServiceConfigOptions): InstanceSpec[]
   }
 
   for (const [name, marker] of markers) {
-    if (marker.kind !== 'start' || mainFiles.includes(marker.file)) continue;
+    if (marker.kind !== 'start') continue;
+    if (mainFiles.includes(marker.file)) {
+      // Taken (or found disabled) in the loop above, if the main config has it.
+      if (!mainSeen.has(name)) warn(`${marker.where}: section '${name}' skipped: no 'config ${SECTION_TYPE} '${name}'' in ${marker.file}`);
+      continue;
+    }
     let pkg: UciPackage;
     try {
       pkg = load(marker.file);

@@ -177,9 +177,11 @@ config bpfcountd 'gluon_mesh0_out'
   write(join(runtime, 'gluon_mesh1_in'), `start ${gluon}\n`);
   write(join(runtime, 'junk'), 'restart now\n');
   write(join(runtime, 'bad-name'), 'stop\n');
+  write(join(runtime, 'not_in_main'), `start ${main}\n`);
   const later: string[] = [];
   assert.deepEqual(names(loadServiceConfig({ configPaths: [main], runtimeDir: runtime, warn: (m) => later.push(m) })), ['eth0_in', 'eth0_out', 'gluon_mesh0_in']);
-  assert.equal(later.length, 4, later.join('\n'));
+  assert.equal(later.length, 5, later.join('\n'));
+  assert.match(later.join('\n'), /not_in_main: section 'not_in_main' skipped: no 'config bpfcountd 'not_in_main''/);
   assert.match(later.join('\n'), /bad-name: ignored: not a section name/);
   assert.match(later.join('\n'), /gone: section 'gone' skipped: .*cannot read UCI file \(ENOENT\)/);
   assert.match(later.join('\n'), /gluon_mesh1_in: section 'gluon_mesh1_in' skipped: no 'config bpfcountd 'gluon_mesh1_in''/);
