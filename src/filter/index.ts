@@ -33,10 +33,11 @@ export function planRule(rule: RuleInput, linkType: number): { plan: RulePlan; c
   try {
     const ast = parseFilter(rule.expr);
     if (!link) return { plan: { slot: rule.slot, engine: 'libpcap', reason: `link type ${linkType} not supported` }, cond: null };
-    const cond = simplify(ast === null ? TRUE : new Lowering(link).lower(ast));
+    const lowering = new Lowering(link);
+    const cond = simplify(ast === null ? TRUE : lowering.lower(ast));
     if (cond.k === 'false') return { plan: { slot: rule.slot, engine: 'libpcap', reason: 'expression rejects all packets' }, cond: null };
     return {
-      plan: { slot: rule.slot, engine: 'javascript', snapNeeded: snapNeeded(cond), shiftsOffsets: false },
+      plan: { slot: rule.slot, engine: 'javascript', snapNeeded: snapNeeded(cond), shiftsOffsets: lowering.shifted },
       cond,
     };
   } catch (e) {

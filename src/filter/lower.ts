@@ -6,9 +6,11 @@
 import type { Arith, Expr, IdValue, Qualifiers } from './ast';
 import { fail, unsupported } from './errors';
 import {
-  and, andAll, cmp, eq, FALSE, load, maskedEq, not, num, or, orAll, type Cond, type Val,
+  and, andAll, cmp, eq, FALSE, TRUE, load, maskedEq, not, num, or, orAll, type Cond, type Val,
 } from './ir';
-import type { LinkLayer } from './link';
+import {
+  ethertypeTest, initialState, mplsStep, networkOffset, pppoesStep, vlanStep, type LinkLayer, type LinkState,
+} from './link';
 import { ETHER_PROTOS, lookupPort, lookupProtocol } from './names';
 import { parseIPv6 } from './tokenize';
 
@@ -19,10 +21,16 @@ const ETH_IP = 0x0800, ETH_IP6 = 0x86dd, ETH_ARP = 0x0806, ETH_RARP = 0x8035;
 type PortProto = 'tcp' | 'udp' | 'sctp' | 'any';
 
 export class Lowering {
-  private readonly nl: number;
+  /** Link state at the current point of the text: vlan/mpls/pppoes change it for all that follows. */
+  private state: LinkState;
+  /** Whether the expression used an offset-shifting primitive. */
+  shifted = false;
+
   constructor(private readonly link: LinkLayer) {
-    this.nl = link.nl;
+    this.state = initialState(link);
   }
+
+  private get nl(): number { return networkOffset(this.state); }
 
   lower(e: Expr): Cond {
     switch (e.kind) {
@@ -36,17 +44,53 @@ export class Lowering {
       case 'broadcast': return this.broadcast(e.proto);
       case 'multicast': return this.multicast(e.proto);
       case 'addr': return this.address(e.q, e.value);
-      case 'byte': return unsupported('byte primitive not supported yet');
-      case 'shift': return unsupported(`${e.what} shifts offsets: not supported yet`);
-      case 'pppoed': return unsupported('pppoed not supported yet');
+      case 'byte': return this.byteOp(e.index, e.op, e.value);
+      case 'shift': return this.shift(e.what, e.value);
+      case 'pppoed': return this.ethertype(0x8863);
       case 'llc': return unsupported('llc not supported yet');
       case 'kernel': return unsupported(`${e.what} needs kernel metadata`);
     }
   }
 
+  private shift(what: 'vlan' | 'mpls' | 'pppoes' | 'geneve', value: number | null): Cond {
+    this.shifted = true;
+    switch (what) {
+      case 'vlan': {
+        const { test, next } = vlanStep(this.link, this.state, value);
+        this.state = next;
+        return test;
+      }
+      case 'mpls': {
+        const { test, next } = mplsStep(this.link, this.state, value);
+        if (!test) return unsupported('mpls here not supported yet');
+        this.state = next;
+        return test;
+      }
+      case 'pppoes': {
+        const { test, next } = pppoesStep(this.state, value);
+        if (!test || !next) return unsupported('pppoes here not supported yet');
+        this.state = next;
+        return test;
+      }
+      case 'geneve': return unsupported('geneve (variable offsets) not supported yet');
+    }
+  }
+
+  /** `byte N op V`: a byte at offset N of the packet. libpcap 1.10.3 forgets the load for & and |. */
+  private byteOp(index: number, op: string, value: number): Cond {
+    const b = load(index, 1);
+    switch (op) {
+      case '=': return eq(b, value);
+      case '>': return cmp('gt', b, num(value));
+      case '<': return not(cmp('ge', b, num(value)));
+      case '&': return FALSE;
+      default: return (value >>> 0) === 0 ? FALSE : TRUE;
+    }
+  }
+
   // ---- protocols ----
   private ethertype(t: number): Cond {
-    const c = this.link.ethertype(t);
+    const c = ethertypeTest(this.state, t);
     if (!c) unsupported(`EtherType 0x${t.toString(16)} on ${this.link.name}`);
     return c;
   }
@@ -104,7 +148,7 @@ export class Lowering {
   private hostOrNet(q: Qualifiers, addr: 'host' | 'net', v: IdValue): Cond {
     if (v.type === 'eid') {
       if (addr !== 'host' || (q.proto !== null && q.proto !== 'link')) unsupported('MAC address with this qualifier');
-      if (!this.link.hasMac) unsupported(`ether host on ${this.link.name}`);
+      if (!this.link.hasMac) fail('ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel');
       return this.etherHost(q.dir, macBytes(v.text));
     }
     if (v.type === 'hid6' || v.type === 'cidr6') {
@@ -236,7 +280,7 @@ export class Lowering {
   // ---- broadcast / multicast ----
   private broadcast(proto: string | null): Cond {
     if (proto === null || proto === 'link') {
-      if (!this.link.hasMac) unsupported(`broadcast on ${this.link.name}`);
+      if (!this.link.hasMac) fail('not a broadcast link');
       return and(eq(load(2, 4), 0xffffffff), eq(load(0, 2), 0xffff));
     }
     if (proto === 'ip') return fail("netmask not known, so 'ip broadcast' not supported");
@@ -245,7 +289,7 @@ export class Lowering {
 
   private multicast(proto: string | null): Cond {
     if (proto === null || proto === 'link') {
-      if (!this.link.hasMac) unsupported(`multicast on ${this.link.name}`);
+      if (!this.link.hasMac) fail('link-layer multicast filters supported only on ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel');
       return cmp('set', load(0, 1), num(1));
     }
     if (proto === 'ip') return and(this.ipv4(), cmp('ge', load(this.nl + 16, 1), num(224)));

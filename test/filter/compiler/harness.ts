@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { compileMatcher } from '../../../src/filter';
 
-export const ROOT = path.resolve(__dirname, '../../../..');
+export const ROOT = process.env.FILTER_TEST_ROOT ?? path.resolve(__dirname, '../../../..');
 export const PCAPS = path.resolve(ROOT, '../shared/pcaps');
 export const CORPUS = path.resolve(ROOT, '../shared/corpus');
 
