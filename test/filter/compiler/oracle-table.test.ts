@@ -87,3 +87,58 @@ test('packets cut short at every length: loads past caplen abort like BPF', () =
   }
   assert.deepEqual(bad, []);
 });
+
+/** Ethernet packets re-encapsulated: VLAN, QinQ, MPLS (1 and 2 labels), PPPoE session. */
+function encapsulated(cap: Capture): Capture {
+  const out: Capture = { linkType: 1, packets: [] };
+  const wrap = (p: Uint8Array, insert: number[], newType: number[]): Uint8Array => {
+    const d = new Uint8Array(p.length + insert.length);
+    d.set(p.subarray(0, 12), 0);
+    d.set(newType, 12);
+    d.set(insert, 14);
+    d.set(p.subarray(14), 14 + insert.length);
+    return d;
+  };
+  for (const p of cap.packets.slice(0, 20)) {
+    const et = [p.data[12], p.data[13]];
+    const isV6 = et[0] === 0x86 && et[1] === 0xdd;
+    const variants = [
+      wrap(p.data, [0x00, 0x0a, ...et], [0x81, 0x00]),
+      wrap(p.data, [0x00, 0x05, 0x81, 0x00, 0x00, 0x0a, ...et], [0x88, 0xa8]),
+      wrap(p.data, [0x00, 0x06, 0x41, 0x40], [0x88, 0x47]),
+      wrap(p.data, [0x00, 0x06, 0x40, 0x40, 0x00, 0x00, 0x51, 0x40], [0x88, 0x47]),
+      wrap(p.data, [0x11, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, isV6 ? 0x57 : 0x21], [0x88, 0x64]),
+    ];
+    for (const d of variants) out.packets.push({ data: d, caplen: d.length, wirelen: d.length });
+  }
+  return out;
+}
+
+const SHIFTED = [
+  'vlan', 'vlan 10', 'vlan 5', 'vlan and ip', 'ip or vlan and ip', 'vlan and ip or ip', 'ip or vlan', 'vlan or ip',
+  'not vlan and ip', 'vlan and vlan and ip', 'vlan and vlan 10 and tcp port 53', 'vlan and icmp6 and ip6[40] = 135',
+  'vlan 1 or vlan 5 and ip', 'mpls', 'mpls 100', 'mpls and ip', 'mpls 100 and ip6', 'mpls and mpls and ip',
+  'mpls and mpls 5 and udp', 'mpls and tcp[13] & 2 != 0', 'pppoes', 'pppoes 3 and ip', 'pppoes and ip6', 'pppoes and tcp port 53',
+  'pppoes 4 or ip', 'not pppoes and ip', 'vlan and ether host ff:ff:ff:ff:ff:ff', 'mpls and len > 100',
+];
+
+test('vlan/mpls/pppoes shift the offsets of what follows them in the text', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'filter-encap-'));
+  const unplanned = SHIFTED.filter((e) => {
+    const plan = planRule({ slot: 0, expr: e }, 1).plan;
+    return plan.engine !== 'javascript' || !plan.shiftsOffsets;
+  });
+  assert.deepEqual(unplanned, []);
+  const bad: string[] = [];
+  for (const name of ['dns_tcp.pcap', 'icmpv6.pcap', 'dcb_ets.pcap']) {
+    const cap = encapsulated(readCapture(path.join(PCAPS, name)));
+    const file = path.join(dir, name.replace(/\.pcap$/, '-encap.pcap'));
+    writePcap(file, cap);
+    bad.push(...compare(file, cap, SHIFTED));
+    const cut = cutShort(cap, 80);
+    const cutFile = file.replace(/\.pcap$/, '-cut.pcap');
+    writePcap(cutFile, cut);
+    bad.push(...compare(cutFile, cut, SHIFTED));
+  }
+  assert.deepEqual(bad, []);
+});
