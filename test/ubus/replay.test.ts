@@ -219,3 +219,39 @@ test('ubus attribute ids used by the replay are the captured ones', () => {
   const fx = loadFixture('scenario-a-object-server.json');
   assert.ok(fx.messages.every((m) => fixtureAttrs(m, 'OBJID').every((a) => a.id === AttrId.OBJID)));
 });
+
+test('an answer that takes time does not hold up other callers; replies keep their own (peer, seq)', async () => {
+  const fx = loadFixture('scenario-a-object-server.json');
+  const { dir, socket } = tempSocketPath();
+  const ubusd = await FakeUbusd.listen(socket);
+  const logs: string[] = [];
+  let release: () => void = () => undefined;
+  const slow = new Promise<void>((r) => { release = r; });
+  const object: UbusObjectDefinition = {
+    path: 'bpfcountd',
+    methods: [
+      ['stats', { args: [['instance', 3]], handle: async (): Promise<MethodReply> => { await slow; return { status: 4 }; } }],
+      ['rules', { args: [['instance', 3]], handle: (): MethodReply => ({ status: 0 }) }],
+      ['reload', { args: [], handle: (): MethodReply => ({ status: 0 }) }],
+    ],
+  };
+  const cl = client(socket, object, logs);
+  try {
+    cl.start();
+    const c = await ubusd.accept();
+    await play(c, conn(fx, 1).filter((m) => m.n <= 4), (m) => Buffer.from(m.hex, 'hex'));
+    // stats from caller 0x24ced760 (slow), then reload from caller 0x1b21522d (immediate).
+    await c.send(Buffer.concat([bytesOfN(fx, 60), bytesOfN(fx, 44)]));
+    assert.equal((await c.next())?.toString('hex'), byN(fx, 45).hex, 'reload answered first');
+    release();
+    assert.equal((await c.next())?.toString('hex'), byN(fx, 61).hex, 'then the slow stats, to its own caller');
+  } finally {
+    cl.close();
+    await ubusd.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function bytesOfN(fx: Fixture, n: number): Buffer {
+  return Buffer.from(byN(fx, n).hex, 'hex');
+}
