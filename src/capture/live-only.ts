@@ -6,3 +6,10 @@
 export function isLiveOnlyRefusal(message: string): boolean {
   return message.includes('when reading savefiles');
 }
+
+const KERNEL_METADATA = /(^|[^\w.-])(inbound|outbound|ifindex)($|[^\w.-])/;
+
+/** Whether a filter reads packet metadata (direction, interface) that only the kernel has. */
+export function usesKernelMetadata(filter: string): boolean {
+  return KERNEL_METADATA.test(filter);
+}

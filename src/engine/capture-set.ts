@@ -11,7 +11,8 @@ import type { Rule } from '../config/expand';
 import { ConfigError } from '../config/errors';
 import { CaptureHandle, MAX_SNAPLEN, type PacketSink } from '../capture/handle';
 import { ExpressionChecker } from '../capture/validate';
-import type { Counters } from './counters';
+import { usesKernelMetadata } from '../capture/live-only';
+import { Counters } from './counters';
 import { planJavaScript, type EnginePlan } from './js-engine';
 import { joinPrefilter } from './prefilter-join';
 
@@ -39,6 +40,16 @@ const REJECTS_ALL = 'expression rejects all packets';
 
 /** libpcap's buffer timeout: a few wake-ups a second at low rates, batches at high rates. */
 const LIVE_TIMEOUT_MS = 250;
+
+/**
+ * After pcap_setfilter() libpcap re-filters the ring's current block in user
+ * space, where kernel metadata (inbound, outbound, ifindex) reads as "no
+ * match": with TPACKET_V3 blocks that loses the first block's packets.
+ * Immediate mode uses TPACKET_V2 frames, where that is one frame at most.
+ */
+function timeoutFor(filter: string): number {
+  return usesKernelMetadata(filter) ? 0 : LIVE_TIMEOUT_MS;
+}
 
 export class CaptureSet {
   readonly plans: RulePlanInfo[] = [];
@@ -72,11 +83,10 @@ export class CaptureSet {
 
   private openHandles(checker: ExpressionChecker): void {
     const { spec, counters } = this;
-    let sink: PacketSink = ignorePacket;
-    const forward: PacketSink = (packet, caplen, wirelen) => sink(packet, caplen, wirelen);
-    this.main = this.openMain(forward);
-    this.kernelFilter = spec.prefilter;
-    this.linkType = this.main.linkType;
+    // A first handle tells the link type and whether libpcap takes the prefilter.
+    const probe = this.openMain(ignorePacket, MAX_SNAPLEN);
+    this.linkType = probe.linkType;
+    probe.close();
 
     // libpcap has the last word on what is valid; its message names the rule.
     const valid: number[] = [];
@@ -105,7 +115,7 @@ export class CaptureSet {
       info.kernelFilter = joined.filter;
       info.warning = joined.warning;
       try {
-        this.ruleHandles.push(this.openHandle(joined.filter, countInto(counters, slot)));
+        this.ruleHandles.push(this.openHandle(joined.filter, MAX_SNAPLEN, countInto(counters, slot)));
       } catch (err) {
         // An expression refused on a savefile but fine live (inbound, ifindex...) got here.
         const message = refused.get(slot) ?? (err as Error).message;
@@ -114,33 +124,46 @@ export class CaptureSet {
     });
 
     if (js.match) {
-      const match = js.match;
-      sink = match;
-    } else {
-      this.main.close();
-      this.main = undefined;
+      this.kernelFilter = spec.prefilter;
+      this.snapLength = this.sharedSnapLength(js.plans);
+      this.main = this.openHandle(this.kernelFilter, this.snapLength, js.match);
     }
   }
 
-  private openHandle(filter: string, sink: PacketSink): CaptureHandle {
+  /**
+   * The most bytes any rule (or the prefilter, which libpcap may re-run in
+   * user space on the first ring block) can read: a shorter capture keeps
+   * more packets in the ring and copies less.
+   */
+  private sharedSnapLength(plans: readonly EnginePlan[]): number {
+    let snap = 0;
+    for (const plan of plans) if (plan.engine === 'javascript') snap = Math.max(snap, plan.snapNeeded);
+    if (this.spec.prefilter.trim() !== '') {
+      const [prefilterPlan] = planJavaScript([this.spec.prefilter], [0], this.linkType, new Counters(1)).plans;
+      if (prefilterPlan.engine === 'javascript') snap = Math.max(snap, prefilterPlan.snapNeeded);
+    }
+    return Math.min(Math.max(snap, 1), MAX_SNAPLEN);
+  }
+
+  private openHandle(filter: string, snapLength: number, sink: PacketSink): CaptureHandle {
     const { source } = this.spec;
     if (source.kind === 'file') return CaptureHandle.openFile(source.path, filter, sink);
     return CaptureHandle.openLive(source.ifname,
-      { filter, snapLength: MAX_SNAPLEN, bufferSize: source.bufferSize, timeoutMs: LIVE_TIMEOUT_MS }, sink);
+      { filter, snapLength, bufferSize: source.bufferSize, timeoutMs: timeoutFor(filter) }, sink);
   }
 
   /** The first handle: tells whether the source or the prefilter is at fault when libpcap refuses. */
-  private openMain(sink: PacketSink): CaptureHandle {
+  private openMain(sink: PacketSink, snapLength: number): CaptureHandle {
     const { source, prefilter } = this.spec;
     const where = source.kind === 'file' ? source.path : source.ifname;
     try {
-      return this.openHandle(prefilter, sink);
+      return this.openHandle(prefilter, snapLength, sink);
     } catch (err) {
       const message = (err as Error).message;
       if (prefilter.trim() !== '') {
         let sourceWorks = false;
         try {
-          this.openHandle('', ignorePacket).close();
+          this.openHandle('', snapLength, ignorePacket).close();
           sourceWorks = true;
         } catch {
           // the source itself is refused: report the first message
