@@ -14,6 +14,7 @@ export interface Options {
   help: boolean;
   configPaths: string[];
   runtimeDir?: string;
+  pidFile?: string;
   /** undefined = ubus off (single-interface default); '' = default ubus socket path. */
   ubusSocket?: string;
 }
@@ -37,6 +38,7 @@ export const USAGE = `usage: bpfcountd -i <interface> -f <filterfile> [-F <prefi
   --check            load and compile everything, print the plan, exit (1 if invalid)
   -c <path>          service mode: serve every enabled section of a UCI config
   --runtime-dir <d>  service mode: sections started/stopped by the init script
+  --pid-file <path>  write the process id there once SIGHUP is handled
   --ubus[=<socket>]  register the 'bpfcountd' ubus object (on by default with -c)
   -h, --help         this help
 `;
@@ -55,6 +57,7 @@ const WITH_VALUE: Record<string, Setter> = {
   '-c': (o, v) => { o.configPaths.push(v); },
   '--mac': (o, v) => { o.mac = parseMac(v); },
   '--runtime-dir': (o, v) => { o.runtimeDir = v; },
+  '--pid-file': (o, v) => { o.pidFile = v; },
 };
 
 export function parseArgs(argv: readonly string[]): Options {

@@ -5,8 +5,8 @@
  *   -r  count a capture file, print the counters, exit
  *   --check  validate and print how each rule is evaluated
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { parseArgs, USAGE, UsageError, type Options } from './cli';
 import { ConfigError } from './config/errors';
 import { expandRules } from './config/expand';
@@ -83,32 +83,55 @@ function serviceSpecs(options: Options): () => ServedSpec[] {
 }
 
 async function serve(options: Options, service: boolean): Promise<void> {
-  let supervisor: Supervisor | undefined;
   let ubus: { close(): void } | undefined;
-  const stop = (code: number): void => {
-    ubus?.close();
-    supervisor?.stop();
-    process.exit(code);
-  };
-  supervisor = new Supervisor({
+  let started = false;
+  let reloadWanted = false;
+  const supervisor = new Supervisor({
     loadSpecs: service ? serviceSpecs(options) : singleInterfaceSpecs(options),
     log,
     hotplug: service,
     onFatal: (err) => {
-      supervisor?.stop();
+      supervisor.stop();
+      removePidFile(options.pidFile);
       fail(err);
     },
   });
-  await supervisor.start();
+  const stop = (code: number): void => {
+    ubus?.close();
+    supervisor.stop();
+    removePidFile(options.pidFile);
+    process.exit(code);
+  };
   process.on('SIGINT', () => stop(0));
   process.on('SIGTERM', () => stop(0));
-  process.on('SIGHUP', () => supervisor?.reload());
+  // Installed before the pid file exists: the init script signals only after that.
+  process.on('SIGHUP', () => {
+    if (started) supervisor.reload();
+    else reloadWanted = true;
+  });
+  if (options.pidFile !== undefined) {
+    mkdirSync(dirname(options.pidFile), { recursive: true });
+    writeFileSync(options.pidFile, `${process.pid}\n`);
+  }
+  try {
+    await supervisor.start();
+  } catch (err) {
+    supervisor.stop();
+    removePidFile(options.pidFile);
+    throw err;
+  }
+  started = true;
+  if (reloadWanted) supervisor.reload();
   const ubusSocket = options.ubusSocket ?? (service ? '' : undefined);
   if (ubusSocket !== undefined) {
     ubus = startUbusObject({ socketPath: ubusSocket === '' ? undefined : ubusSocket, control: supervisor, log });
   }
   const names = supervisor.names();
   log(`serving ${names.length} instance${names.length === 1 ? '' : 's'}: ${names.join(', ')}`);
+}
+
+function removePidFile(path: string | undefined): void {
+  if (path !== undefined) rmSync(path, { force: true });
 }
 
 async function main(argv: readonly string[]): Promise<void> {
