@@ -49,7 +49,7 @@ class Generator {
       ...[...head, ...temps, ...body].map((l) => '  ' + l), '};'].join('\n');
   }
 
-  private emit(s: string): void { this.out.push(s); }
+  private emit(...lines: string[]): void { this.out.push(...lines); }
 
   private label(): string { return `l${this.labels++}`; }
 
@@ -67,6 +67,13 @@ class Generator {
         if (t !== null) { this.gen(c.a, t, null); this.gen(c.b, t, f); return; }
         this.block((l) => { this.gen(c.a, l, null); this.gen(c.b, null, f); });
         return;
+      case 'chain': {
+        const a = this.chain(c.v6, c.nl, c.proto);
+        if (t === null) this.emit(`if (${a} !== ${c.proto}) break ${f};`);
+        else if (f === null) this.emit(`if (${a} === ${c.proto}) break ${t};`);
+        else { this.emit(`if (${a} === ${c.proto}) break ${t};`); this.emit(`break ${f};`); }
+        return;
+      }
       case 'cmp': {
         // A shared value is -1 when its bytes were not captured; the test below treats -1 as
         // "false" for eq/gt/ge against constants, which is right when false also aborts.
@@ -86,6 +93,43 @@ class Generator {
     }
   }
 
+  /**
+   * The protochain walk as libpcap's BPF does it, including its quirk that an AH header sets the
+   * offset to (length+2)*4 instead of adding it. Returns the variable holding the last next-header.
+   * A walk that never ends in libpcap (AH pointing at itself) stops here after CHAIN_LIMIT steps as "no match".
+   */
+  private chain(v6: boolean, nl: number, proto: number): string {
+    const a = this.temp(), x = this.temp(), n = this.temp(), nh = this.temp();
+    const A = this.abort;
+    const loop = this.label();
+    const ext = v6 ? `${a} === 0 || ${a} === 60 || ${a} === 43 || ${a} === 44` : 'false';
+    if (v6) {
+      this.emit(`if (caplen < ${nl + 7}) break ${A};`, `${a} = p[${nl + 6}]; ${x} = 40;`);
+    } else {
+      this.emit(`if (caplen < ${nl + 10}) break ${A};`, `${a} = p[${nl + 9}];`,
+        `if (caplen <= ${nl}) break ${A};`, `${x} = (p[${nl}] & 15) << 2;`);
+    }
+    this.emit(`${n} = 0;`, `${loop}: for (;;) {`,
+      `  if (${a} === ${proto} || ${a} === 59) break;`,
+      `  if (${ext}) {`,
+      `    if (${x} + ${nl + 1} > caplen) break ${A};`,
+      `    ${nh} = p[${x} + ${nl}];`,
+      `    if (${x} + ${nl + 2} > caplen) break ${A};`,
+      `    ${x} = ((p[${x} + ${nl + 1}] + 1) * 8 + ${x}) >>> 0;`,
+      `    ${a} = ${nh};`,
+      `  } else if (${a} === 51) {`,
+      `    if (${x} + ${nl + 1} > caplen) break ${A};`,
+      `    ${nh} = p[${x} + ${nl}];`,
+      `    ${x} = (${x} + 1) >>> 0;`,
+      `    if (${x} + ${nl + 1} > caplen) break ${A};`,
+      `    ${x} = (p[${x} + ${nl}] + 2) * 4;`,
+      `    ${a} = ${nh};`,
+      `  } else break ${loop};`,
+      `  if (++${n} > ${CHAIN_LIMIT}) break ${A};`,
+      '}');
+    return a;
+  }
+
   private block(body: (label: string) => void): void {
     const l = this.label();
     const outer = this.out;
@@ -96,6 +140,19 @@ class Generator {
     this.emit(`${l}: {`);
     for (const s of inner) this.emit('  ' + s);
     this.emit('}');
+  }
+
+  /** Division by a value read from the packet: 0 rejects the packet, as in BPF. */
+  private nonZero(b: string): string {
+    const t = this.temp();
+    this.emit(`${t} = ${b};`, `if (${t} === 0) break ${this.abort};`);
+    return t;
+  }
+
+  private bigShift(a: string, b: string, op: '<<' | '>>>'): string {
+    const ta = this.temp(), tb = this.temp();
+    this.emit(`${ta} = ${a}; ${tb} = ${b};`);
+    return `(${tb} < 32 ? (${ta} ${op} ${tb}) >>> 0 : 0)`;
   }
 
   private sharedName(v: Val): string | null {
@@ -141,18 +198,22 @@ class Generator {
           case '+': return `((${a} + ${b}) >>> 0)`;
           case '-': return `((${a} - ${b}) >>> 0)`;
           case '*': return `(Math.imul(${a}, ${b}) >>> 0)`;
-          case '/': return `((${a} / ${b}) >>> 0)`;
-          case '%': return `(${a} % ${b})`;
+          case '/': return v.b.k === 'const' ? `((${a} / ${b}) >>> 0)` : `((${a} / ${this.nonZero(b)}) >>> 0)`;
+          case '%': return v.b.k === 'const' ? `(${a} % ${b})` : `(${a} % ${this.nonZero(b)})`;
           case '&': return `((${a} & ${b}) >>> 0)`;
           case '|': return `((${a} | ${b}) >>> 0)`;
           case '^': return `((${a} ^ ${b}) >>> 0)`;
-          case '<<': return `((${a} << ${b}) >>> 0)`;
-          case '>>': return `(${a} >>> ${b})`;
+          // BPF gives 0 for shift counts of 32 or more; JavaScript would take the count modulo 32.
+          case '<<': return v.b.k === 'const' ? `((${a} << ${b}) >>> 0)` : this.bigShift(a, b, '<<');
+          case '>>': return v.b.k === 'const' ? `(${a} >>> ${b})` : this.bigShift(a, b, '>>>');
         }
       }
     }
   }
 }
+
+/** Steps of a protochain walk before giving up (libpcap would loop forever on such packets). */
+const CHAIN_LIMIT = 4096;
 
 /** Big-endian read of size bytes at offset expression o (a literal number when constant). */
 function loadExpr(o: string, size: 1 | 2 | 4, constant: boolean): string {

@@ -21,7 +21,13 @@ export type Cond =
   | { k: 'false' }
   | { k: 'and' | 'or'; a: Cond; b: Cond }
   | { k: 'not'; a: Cond }
-  | { k: 'cmp'; op: CmpOp; a: Val; b: Val };
+  | { k: 'cmp'; op: CmpOp; a: Val; b: Val }
+  /**
+   * libpcap's protochain walk (a loop in BPF): from the IP header at nl, follow extension headers
+   * (IPv6: hop-by-hop, routing, fragment, destination options; both: AH) until `proto`, no-next-header,
+   * or an unknown header; true when the header reached is `proto`.
+   */
+  | { k: 'chain'; v6: boolean; nl: number; proto: number };
 
 export const TRUE: Cond = { k: 'true' };
 export const FALSE: Cond = { k: 'false' };

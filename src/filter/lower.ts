@@ -131,7 +131,7 @@ export class Lowering {
       case 'portrange': return this.port(q, v, true);
       case 'proto': return this.protoNumber(q, v);
       case 'gateway': return unsupported('gateway not supported');
-      case 'protochain': return unsupported('protochain not supported yet');
+      case 'protochain': return this.protochain(q, v);
     }
   }
 
@@ -277,6 +277,24 @@ export class Lowering {
     }
   }
 
+  private protochain(q: Qualifiers, v: IdValue): Cond {
+    let n: number;
+    if (v.type === 'num') n = v.value;
+    else if (v.type === 'id') {
+      const found = lookupProtocol(v.text);
+      if (found === null) return unsupported(`protocol name '${v.text}' left to libpcap`);
+      n = found;
+    } else return unsupported('protochain with an address');
+    const v4 = (): Cond => and(this.ipv4(), { k: 'chain', v6: false, nl: this.nl, proto: n });
+    const v6 = (): Cond => and(this.ipv6(), { k: 'chain', v6: true, nl: this.nl, proto: n });
+    switch (q.proto) {
+      case 'ip': return v4();
+      case 'ip6': return v6();
+      case null: return or(v4(), v6());
+      default: return unsupported(`'${q.proto} protochain' not supported`);
+    }
+  }
+
   // ---- broadcast / multicast ----
   private broadcast(proto: string | null): Cond {
     if (proto === null || proto === 'link') {
@@ -324,16 +342,31 @@ export class Lowering {
       case 'bin': {
         const a = this.arith(x.left, checks);
         const b = this.arith(x.right, checks);
-        if (x.op === '/' || x.op === '%' || x.op === '<<' || x.op === '>>') {
-          if (b.k !== 'const') unsupported('variable divisor or shift count');
-          if (b.v === 0 && x.op === '/') fail('division by zero', x.pos);
-          if (b.v === 0 && x.op === '%') fail('modulus by zero', x.pos);
-          if (b.v > 31 && (x.op === '<<' || x.op === '>>')) fail('shift by more than 31 bits', x.pos);
-        }
+        if (x.op === '/' || x.op === '%' || x.op === '<<' || x.op === '>>') this.checkDivisor(x.op, x.right, b, x.pos);
+        if (a.k === 'const' && b.k === 'const') return num(foldConstant(x.op, a.v, b.v));
         return { k: 'bin', op: x.op, a, b };
       }
       case 'load': return this.accessor(x.proto, x.index, x.size as 1 | 2 | 4, checks);
     }
+  }
+
+  /**
+   * libpcap refuses a division/modulus whose divisor's code starts with loading the constant 0,
+   * and a shift whose count's code starts with a constant above 31 (even `ether[0]` as divisor
+   * starts with its index 0); its optimizer also refuses divisors it folds to 0.
+   */
+  private checkDivisor(op: '/' | '%' | '<<' | '>>', src: Arith, folded: Val, pos: number): void {
+    const first = leadingConstant(src);
+    const shift = op === '<<' || op === '>>';
+    if (first !== null && !shift && first === 0) fail(op === '/' ? 'division by zero' : 'modulus by zero', pos);
+    if (first !== null && shift && first > 31) fail('shift by more than 31 bits', pos);
+    if (folded.k === 'const') {
+      if (!shift && folded.v === 0) fail(op === '/' ? 'division by zero' : 'modulus by zero', pos);
+      if (shift && folded.v > 31) unsupported('shift count folded above 31');
+      return;
+    }
+    // A computed divisor may fold to a constant in libpcap's optimizer (x & 0, x * 0 ...).
+    if (!shift && hasOp(folded, ['&', '*', '<<', '>>', '-', '^'])) unsupported('computed divisor');
   }
 
   private accessor(proto: string, index: Arith, size: 1 | 2 | 4, checks: Cond[]): Val {
@@ -360,6 +393,40 @@ export class Lowering {
       default:
         return unsupported(`${proto}[] not supported yet`);
     }
+  }
+}
+
+/** The constant libpcap's code for x starts with (its leftmost leaf), if any. */
+function leadingConstant(x: Arith): number | null {
+  switch (x.kind) {
+    case 'num': return x.value;
+    case 'len': return null;
+    case 'load': return leadingConstant(x.index);
+    case 'neg': return leadingConstant(x.arg);
+    case 'bin': return leadingConstant(x.left);
+  }
+}
+
+function hasOp(v: Val, ops: readonly string[]): boolean {
+  if (v.k === 'bin') return ops.includes(v.op) || hasOp(v.a, ops) || hasOp(v.b, ops);
+  if (v.k === 'neg') return true;
+  if (v.k === 'load') return hasOp(v.off, ops);
+  return false;
+}
+
+/** uint32 arithmetic on constants, as libpcap's optimizer folds it. */
+function foldConstant(op: string, a: number, b: number): number {
+  switch (op) {
+    case '+': return (a + b) >>> 0;
+    case '-': return (a - b) >>> 0;
+    case '*': return Math.imul(a, b) >>> 0;
+    case '/': return Math.floor(a / b) >>> 0;
+    case '%': return a % b;
+    case '&': return (a & b) >>> 0;
+    case '|': return (a | b) >>> 0;
+    case '^': return (a ^ b) >>> 0;
+    case '<<': return b > 31 ? 0 : (a << b) >>> 0;
+    default: return b > 31 ? 0 : a >>> b;
   }
 }
 

@@ -50,6 +50,7 @@ function visitVals(c: Cond, f: (v: Val) => void): void {
   const go = (x: Cond): void => {
     if (x.k === 'and' || x.k === 'or') { go(x.a); go(x.b); } else if (x.k === 'not') go(x.a);
     else if (x.k === 'cmp') { walk(x.a); walk(x.b); }
+    else if (x.k === 'chain') f({ k: 'load', off: { k: 'const', v: SNAP_UNBOUNDED }, size: 1 });
   };
   go(c);
 }
