@@ -65,6 +65,30 @@ function counterLines(set: CaptureSet): CounterLine[] {
   return set.spec.rules.map((rule, slot) => ({ id: rule.id, bytes: bytes[slot], packets: packets[slot] }));
 }
 
+/** `-c ... --check`: every section as it would run now (sections whose interface is missing are only parsed). */
+function checkService(options: Options): void {
+  const specs = serviceSpecs(options)();
+  for (const spec of specs) {
+    if (!existsSync(`/sys/class/net/${spec.ifname}`)) {
+      expandRules(spec.rules, '00:00:00:00:00:00');
+      process.stdout.write(`instance ${spec.name}: interface ${spec.ifname} missing: would wait for it (${spec.rules.length} rules)\n`);
+      continue;
+    }
+    const mac = readFileSync(`/sys/class/net/${spec.ifname}/address`, 'utf8').trim();
+    const rules = expandRules(spec.rules, mac);
+    const set = new CaptureSet({ name: spec.name, prefilter: spec.prefilter, rules,
+      source: { kind: 'live', ifname: spec.ifname, bufferSize: spec.bufferSize } }, new Counters(rules.length));
+    const checker = new ExpressionChecker();
+    try {
+      set.open(checker);
+    } finally {
+      checker.dispose();
+    }
+    process.stdout.write(describePlan(set));
+    set.close();
+  }
+}
+
 function singleInterfaceSpecs(options: Options): () => ServedSpec[] {
   const ifname = options.iface as string;
   return () => [{
@@ -141,7 +165,11 @@ async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   const service = options.configPaths.length > 0;
-  if (options.check && !service) {
+  if (options.check && service) {
+    checkService(options);
+    return;
+  }
+  if (options.check) {
     const set = openCaptureSet(options);
     process.stdout.write(describePlan(set));
     set.close();

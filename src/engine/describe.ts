@@ -7,6 +7,9 @@ export function describePlan(instance: CaptureSet): string {
   const source = spec.source.kind === 'live' ? `interface ${spec.source.ifname}` : `file ${spec.source.path}`;
   let text = `instance ${spec.name}: ${source}, link type ${describeLinkType(instance.linkType)}\n`;
   text += `  prefilter: ${spec.prefilter === '' ? '(none)' : spec.prefilter}\n`;
+  if (instance.plans.some((p) => p.plan.engine === 'javascript')) {
+    text += `  shared capture: kernel filter ${instance.kernelFilter === '' ? '(none)' : instance.kernelFilter}, snap length ${instance.snapLength}\n`;
+  }
   for (const { rule, plan, kernelFilter, warning } of instance.plans) {
     text += `  rule ${rule.id}: ${rule.expr}\n`;
     if (plan.engine === 'javascript') {
