@@ -1,0 +1,21 @@
+/** Where the live tests find the repository, the daemon bundle and the oracle. */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** build/test/support -> repository root (tests run from build/, see build.sh). */
+function findRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'build.sh'))) return dir;
+    dir = resolve(dir, '..');
+  }
+  throw new Error(`cannot find the repository root above ${__dirname}`);
+}
+
+export const REPO_ROOT = findRoot();
+/** BPFCOUNTD_DAEMON points the live tests at another bundle (e.g. a snapshot while dist/ is being rebuilt). */
+export const DAEMON = process.env.BPFCOUNTD_DAEMON ?? join(REPO_ROOT, 'dist', 'bpfcountd.js');
+export const ORACLE = join(REPO_ROOT, 'build', 'pcap-oracle');
+export const ORACLE_BUILD = join(REPO_ROOT, 'test', 'oracle', 'build.sh');
+export const SHARED_PCAPS = resolve(REPO_ROOT, '..', 'shared', 'pcaps');
+export const BUILD_DIR = join(REPO_ROOT, 'build');
