@@ -74,7 +74,7 @@ export function ruleFileText(rules: readonly RuleDef[]): string {
 }
 
 /** libpcap's counts for each rule, or an error naming the rules libpcap refuses. */
-function expectedCounts(capture: string, rules: readonly RuleDef[], mac: string): Count[] {
+export function expectedCounts(capture: string, rules: readonly RuleDef[], mac: string): Count[] {
   const results = oracleCount(capture, rules.map((r) => expandMac(r.expr, mac)));
   const refused = results.flatMap((r, i) => (r.ok ? [] : [`${rules[i].id} (${rules[i].expr}): ${r.error}`]));
   if (refused.length > 0) throw new Error(`test rule set is wrong, libpcap refuses:\n  ${refused.join('\n  ')}`);
@@ -91,6 +91,20 @@ function prefilteredCapture(capture: string, offline: string, outPath: string): 
   });
   writeEthernetPcap(outPath, kept);
   return outPath;
+}
+
+/**
+ * The socket may answer before the capture is open: sends probe frames until
+ * the daemon counts one. Returns how many were sent.
+ */
+export async function waitUntilCapturing(link: VethLink, daemon: Daemon, probePcap: string): Promise<number> {
+  let probesSent = 0;
+  for (;;) {
+    probesSent += replay(link, probePcap);
+    if (countOf(await readCounts(daemon.socketPath), PROBE_ID).packets > 0) return probesSent;
+    if (probesSent >= 100) throw new Error(`daemon counted none of ${probesSent} probe frames. ${daemon.describe()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export function formatLines(lines: readonly CountLine[]): string[] {
@@ -123,14 +137,7 @@ export async function runLiveCase(link: VethLink, c: LiveCase): Promise<LiveResu
     const txBefore = recvTxPackets(link);
     await c.onSocketReady?.(socketPath);
 
-    // The socket may answer before the capture is open: send probes until one is counted.
-    let probesSent = 0;
-    for (;;) {
-      probesSent += replay(link, probePcap);
-      if (countOf(await readCounts(socketPath), PROBE_ID).packets > 0) break;
-      if (probesSent >= 100) throw new Error(`daemon counted none of ${probesSent} probe frames. ${daemon.describe()}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const probesSent = await waitUntilCapturing(link, daemon, probePcap);
     const probesSoFar = countOf(await readCounts(socketPath), PROBE_ID).packets;
     replay(link, c.capture);
     const settled = await waitForSettledCounts(daemon, ALL_ID, base[allIndex].packets + probesSoFar);

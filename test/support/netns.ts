@@ -118,20 +118,36 @@ export function recvVlanOffload(link: VethLink): string {
 export interface ReplayOptions {
   /** Rate limit in Mbit/s; default --topspeed. */
   mbps?: number;
+  /** Rate limit in packets/s (instead of mbps). */
+  pps?: number;
   /** Send the file this many times (tcpreplay --loop). */
   loop?: number;
 }
 
 /** Replays a capture from the sending namespace; returns the number of frames sent. */
 export function replay(link: VethLink, pcapPath: string, opts: ReplayOptions = {}): number {
+  return replayTimed(link, pcapPath, opts).sent;
+}
+
+/**
+ * Like replay(), and also tcpreplay's CPU seconds (user+sys, from the shell's
+ * `times`): the kernel runs socket filters and delivery in the sender's
+ * context, so this is where kernel-side filtering cost shows up.
+ */
+export function replayTimed(link: VethLink, pcapPath: string, opts: ReplayOptions = {}): { sent: number; senderCpu: number } {
   const argv = ['tcpreplay', '-i', link.sendIf];
-  argv.push(opts.mbps !== undefined ? `--mbps=${opts.mbps}` : '--topspeed');
+  if (opts.pps !== undefined) argv.push(`--pps=${opts.pps}`);
+  else argv.push(opts.mbps !== undefined ? `--mbps=${opts.mbps}` : '--topspeed');
   if (opts.loop !== undefined && opts.loop > 1) argv.push(`--loop=${opts.loop}`, '--preload-pcap');
   argv.push(pcapPath);
-  const out = nsRun(link.sendNs, argv);
+  const script = `${argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')} || exit $?; times`;
+  const out = nsRun(link.sendNs, ['bash', '-c', script]);
+  // `times` prints the shell's own, then its children's user and system time.
+  const times = [...out.matchAll(/(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/g)].at(-1);
+  const senderCpu = times ? Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4]) : NaN;
   const sent = /Actual: (\d+) packets/.exec(out);
   const failed = /Failed packets:\s+(\d+)/.exec(out);
   if (!sent) throw new Error(`tcpreplay output not understood:\n${out}`);
   if (failed && failed[1] !== '0') throw new Error(`tcpreplay could not send ${failed[1]} frames of ${pcapPath}:\n${out}`);
-  return Number(sent[1]);
+  return { sent: Number(sent[1]), senderCpu };
 }
