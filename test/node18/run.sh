@@ -16,7 +16,6 @@ shared=$(cd "$root/../shared" 2>/dev/null && pwd) || { echo "test/node18/run.sh:
 node18="$root/build/node18/bin/node"
 hook="$root/build/test/node18/pcap-redirect.js"
 bundle="$root/dist/bpfcountd.js"
-out="$root/build/node18/run"
 # Directories of offline tests (never build/test/live: it needs root and namespaces).
 offline_areas=(unit offline filter config ubus)
 
@@ -30,8 +29,12 @@ ref_version=$(node -p process.version)
 case $ref_version in v18.*) die "the system node is $ref_version too: the smoke comparison needs another major (Node 20)";; esac
 
 cd "$root"
-rm -rf "$out"
-mkdir -p "$out"
+# Hold off test/node18/setup.sh (which may rebuild build/node18) while running.
+exec 9>"$root/build/node18.lock"
+flock -s 9
+# Outputs of this run; kept only when something fails (concurrent runs each get their own).
+out=$(mktemp -d "$root/build/node18/run.XXXXXX")
+trap 'echo "node18: outputs kept in ${out#"$root"/}" >&2' EXIT
 # Every Node 18 process, including the test runner's children and anything a
 # test spawns through `node` or process.execPath, loads the Node 18 addon.
 path18="$root/build/node18/bin:$PATH"
@@ -59,7 +62,7 @@ PATH=$path18 NODE_OPTIONS=$options18 timeout 1200 "$node18" --test \
 	"${dirs[@]}" || status=$?
 count() { sed -n "s/^# $1 \([0-9]*\)$/\1/p" "$out/tests.tap" | tail -n 1; }
 tests=$(count tests); fail=$(count fail); cancelled=$(count cancelled); skipped=$(count skipped); todo=$(count todo)
-echo "node18: tests ${tests:-?} fail ${fail:-?} cancelled ${cancelled:-?} skipped ${skipped:-?} todo ${todo:-?} (TAP: build/node18/run/tests.tap)"
+echo "node18: tests ${tests:-?} fail ${fail:-?} cancelled ${cancelled:-?} skipped ${skipped:-?} todo ${todo:-?} (TAP: ${out#"$root"/}/tests.tap)"
 [ "$status" -eq 0 ] || die "tests failed under Node 18 (exit $status)"
 [ -n "$tests" ] && [ "$tests" -gt 0 ] || die "no test ran under Node 18"
 [ "$fail" = 0 ] && [ "$cancelled" = 0 ] || die "failed or cancelled tests under Node 18"
@@ -84,4 +87,6 @@ run18 "$bundle" -r "$shared/pcaps/eapon1.pcap" -f "$rules" --mac "$mac" --check 
 node "$bundle" -r "$shared/pcaps/eapon1.pcap" -f "$rules" --mac "$mac" --check >"$out/check.node20" 2>&1 || die "Node 20: --check failed: $(head -c 2000 "$out/check.node20")"
 diff -u "$out/check.node20" "$out/check.node18" >&2 || die "--check output differs between Node 20 and Node 18"
 echo "node18: bundle --check: same plan under Node 18 and $ref_version"
+trap - EXIT
+rm -rf "$out"
 echo "node18: OK"

@@ -48,12 +48,22 @@ check_addon() {
 	' "$addon"
 }
 
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want_stamp" ] && [ -x "$node18" ] && [ -f "$addon" ]; then
-	if out=$(check_addon 2>&1); then
-		say "already set up ($out)"
-		exit 0
-	fi
-	say "stamp present but the addon does not load ($out); rebuilding"
+is_set_up() {
+	[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want_stamp" ] && [ -x "$node18" ] && [ -f "$addon" ] && out=$(check_addon 2>&1)
+}
+if is_set_up; then
+	say "already set up ($out)"
+	exit 0
+fi
+
+# Rebuild: one setup at a time, and none while test/node18/run.sh uses build/node18.
+command -v flock >/dev/null 2>&1 || die "'flock' not found (Debian: util-linux)"
+mkdir -p "$root/build"
+exec 9>"$root/build/node18.lock"
+flock 9
+if is_set_up; then
+	say "set up meanwhile by another run ($out)"
+	exit 0
 fi
 
 for tool in npm g++ make python3 sha256sum tar; do
