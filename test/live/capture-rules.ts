@@ -27,6 +27,9 @@ export const COMMON_RULES: readonly RuleDef[] = [
   { id: 'other-l3', expr: 'not ip and not ip6 and not arp' },
   { id: 'small', expr: 'less 64' },
   { id: 'big', expr: 'greater 1000' },
+  // `${id}`: an earlier rule's expression, in parentheses.
+  { id: 'neither-ip-nor-arp', expr: 'not ${ip} and not ${arp}' },
+  { id: 'small-to-me', expr: '${small} and ${to-me}' },
 ];
 
 export const CAPTURE_RULES: Readonly<Record<string, readonly RuleDef[]>> = {

@@ -25,7 +25,7 @@ describe('live: daemon lifecycle and socket behaviour', () => {
   let link: VethLink | undefined;
   let dir = '';
   const daemons: Daemon[] = [];
-  const start = (args: { filterFile: string; socketPath: string }): Daemon => {
+  const start = (args: { filterFile: string; socketPath: string; iface?: string }): Daemon => {
     assert.ok(link);
     const d = startDaemon(link, { ...args, bufferBytes: 2 * 1024 * 1024 });
     daemons.push(d);
@@ -110,6 +110,23 @@ describe('live: daemon lifecycle and socket behaviour', () => {
     } finally {
       for (const s of idle) s.destroy();
     }
+  });
+
+  test('a missing interface at start: non-zero exit and a message naming it', async () => {
+    const d = start({ filterFile: filterFile(), socketPath: join(dir, 'missing.sock'), iface: 'nosuchif0' });
+    const exit = await d.waitExit(10_000);
+    assert.ok(exit.code !== null && exit.code !== 0, `expected a non-zero exit: ${d.describe()}`);
+    assert.match(d.stderr, /nosuchif0/, d.describe());
+    assert.equal(existsSync(join(dir, 'missing.sock')), false, 'no socket for a daemon that could not start');
+  });
+
+  test('an invalid rule at start: non-zero exit and a message with file:line', async () => {
+    const file = join(dir, 'invalid.filter');
+    writeFileSync(file, 'arp-req;arp[6:2] == 1\nbroken;ip and and tcp\n');
+    const d = start({ filterFile: file, socketPath: join(dir, 'invalid.sock') });
+    const exit = await d.waitExit(10_000);
+    assert.ok(exit.code !== null && exit.code !== 0, `expected a non-zero exit: ${d.describe()}`);
+    assert.ok(d.stderr.includes(`${file}:2`), `message must point at ${file}:2: ${d.describe()}`);
   });
 
   test('the interface vanishing under the daemon: non-zero exit and a message naming it', async () => {

@@ -14,6 +14,8 @@ export interface DaemonArgs {
   socketPath: string;
   prefilter?: string;
   bufferBytes?: number;
+  /** Another interface name than the link's receiving end (error cases). */
+  iface?: string;
 }
 
 export interface Exit {
@@ -95,7 +97,7 @@ export function daemonArgv(iface: string, a: DaemonArgs): string[] {
 
 export function startDaemon(link: VethLink, a: DaemonArgs): Daemon {
   // `ip netns exec` execs the command in place: the child's pid is node's.
-  const child = spawn('ip', ['netns', 'exec', link.recvNs, process.execPath, ...daemonArgv(link.recvIf, a)], {
+  const child = spawn('ip', ['netns', 'exec', link.recvNs, process.execPath, ...daemonArgv(a.iface ?? link.recvIf, a)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Daemon(child, a.socketPath);

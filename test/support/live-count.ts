@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countOf, startDaemon, waitForSettledCounts, waitForSocket, type Daemon, type Exit } from './daemon';
-import { recvMac, recvTxPackets, replay, setRecvMac, type VethLink } from './netns';
-import { expandMac, oracleCount, oracleMatch } from './oracle';
+import { recvMac, recvTxPackets, replay, setRecvMac, type ReplayOptions, type VethLink } from './netns';
+import { expandRuleSet, oracleCount, oracleMatch } from './oracle';
 import { readClassicPcap, writeEthernetPcap } from './pcap';
 import { readCounts, type Count, type CountLine } from './socket-client';
 
@@ -30,6 +30,8 @@ export interface LiveCase {
    */
   prefilter?: { live: string; offline: string };
   bufferBytes?: number;
+  /** How to replay the capture (default: once, --topspeed). */
+  replay?: ReplayOptions;
   /** Runs once the socket answers, before any frame is sent (e.g. to connect idle clients). */
   onSocketReady?: (socketPath: string) => Promise<void>;
 }
@@ -75,7 +77,7 @@ export function ruleFileText(rules: readonly RuleDef[]): string {
 
 /** libpcap's counts for each rule, or an error naming the rules libpcap refuses. */
 export function expectedCounts(capture: string, rules: readonly RuleDef[], mac: string): Count[] {
-  const results = oracleCount(capture, rules.map((r) => expandMac(r.expr, mac)));
+  const results = oracleCount(capture, expandRuleSet(rules, mac));
   const refused = results.flatMap((r, i) => (r.ok ? [] : [`${rules[i].id} (${rules[i].expr}): ${r.error}`]));
   if (refused.length > 0) throw new Error(`test rule set is wrong, libpcap refuses:\n  ${refused.join('\n  ')}`);
   return results.map((r) => (r.ok ? { packets: r.packets, bytes: r.bytes } : { packets: 0, bytes: 0 }));
@@ -139,15 +141,16 @@ export async function runLiveCase(link: VethLink, c: LiveCase): Promise<LiveResu
 
     const probesSent = await waitUntilCapturing(link, daemon, probePcap);
     const probesSoFar = countOf(await readCounts(socketPath), PROBE_ID).packets;
-    replay(link, c.capture);
-    const settled = await waitForSettledCounts(daemon, ALL_ID, base[allIndex].packets + probesSoFar);
+    const loops = c.replay?.loop ?? 1;
+    replay(link, c.capture, c.replay);
+    const settled = await waitForSettledCounts(daemon, ALL_ID, base[allIndex].packets * loops + probesSoFar);
     const probesCounted = countOf(settled, PROBE_ID).packets;
     const recvTxDuringRun = recvTxPackets(link) - txBefore;
     const exit = await daemon.stop('SIGTERM');
     const expected = rules.map((r, i) => ({
       id: r.id,
-      packets: base[i].packets + probesCounted * perProbe[i].packets,
-      bytes: base[i].bytes + probesCounted * perProbe[i].bytes,
+      packets: base[i].packets * loops + probesCounted * perProbe[i].packets,
+      bytes: base[i].bytes * loops + probesCounted * perProbe[i].bytes,
     }));
     return {
       actual: settled, expected, mac, probesCounted, probesSent, exit,

@@ -20,7 +20,7 @@ export interface VethLink {
   recvIf: string;
 }
 
-const NS_PREFIX = 'bpfc-';
+const NS_PREFIX = 'bpfc-live-';
 const LINK_MTU = 9000;
 let linkCounter = 0;
 const liveLinks = new Set<VethLink>();
@@ -41,7 +41,7 @@ export function nsRun(ns: string, argv: readonly string[]): string {
 function sweepAbandonedNamespaces(): void {
   const names = run(['ip', 'netns', 'list']).split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith(NS_PREFIX));
   for (const name of names) {
-    const pid = Number(/^bpfc-(\d+)-/.exec(name)?.[1]);
+    const pid = Number(/^bpfc-live-(\d+)-/.exec(name)?.[1]);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     let alive = true;
     try { process.kill(pid, 0); } catch { alive = false; }

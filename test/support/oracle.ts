@@ -45,3 +45,22 @@ export function oracleMatch(capture: string, exprs: readonly string[]): boolean[
 export function expandMac(expr: string, mac: string): string {
   return expr.replace(/\$MAC/g, `(${mac})`);
 }
+
+/**
+ * A rule file's expressions as the daemon documents their expansion: `$MAC`
+ * is the MAC and `${id}` an earlier rule's expanded expression, both in
+ * parentheses. (Written here from that contract, not taken from src/.)
+ */
+export function expandRuleSet(rules: readonly { id: string; expr: string }[], mac: string): string[] {
+  const done = new Map<string, string>();
+  return rules.map((r) => {
+    const expr = r.expr.replace(/\$\{([^}]*)\}|\$MAC/g, (_whole: string, ref: string | undefined) => {
+      if (ref === undefined) return `(${mac})`;
+      const earlier = done.get(ref);
+      if (earlier === undefined) throw new Error(`rule '${r.id}' refers to unknown earlier rule '${ref}'`);
+      return `(${earlier})`;
+    });
+    done.set(r.id, expr);
+    return expr;
+  });
+}
