@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countOf, startDaemon, waitForSettledCounts, waitForSocket, type Daemon, type Exit } from './daemon';
-import { recvMac, recvTxPackets, replay, setRecvMac, type ReplayOptions, type VethLink } from './netns';
+import { recvMac, recvTxPackets, replay, replayAsync, setRecvMac, type ReplayOptions, type VethLink } from './netns';
 import { expandRuleSet, oracleCount, oracleMatch } from './oracle';
 import { readClassicPcap, writeEthernetPcap } from './pcap';
 import { readCounts, type Count, type CountLine } from './socket-client';
@@ -34,6 +34,8 @@ export interface LiveCase {
   replay?: ReplayOptions;
   /** Runs once the socket answers, before any frame is sent (e.g. to connect idle clients). */
   onSocketReady?: (socketPath: string) => Promise<void>;
+  /** Runs while the capture is being replayed (replayDone() tells when it ended); the run waits for both. */
+  duringReplay?: (socketPath: string, replayDone: () => boolean) => Promise<void>;
 }
 
 export interface LiveResult {
@@ -142,7 +144,9 @@ export async function runLiveCase(link: VethLink, c: LiveCase): Promise<LiveResu
     const probesSent = await waitUntilCapturing(link, daemon, probePcap);
     const probesSoFar = countOf(await readCounts(socketPath), PROBE_ID).packets;
     const loops = c.replay?.loop ?? 1;
-    replay(link, c.capture, c.replay);
+    let replayEnded = false;
+    const replayed = replayAsync(link, c.capture, c.replay).finally(() => { replayEnded = true; });
+    await Promise.all([replayed, c.duringReplay?.(socketPath, () => replayEnded)]);
     const settled = await waitForSettledCounts(daemon, ALL_ID, base[allIndex].packets * loops + probesSoFar);
     const probesCounted = countOf(settled, PROBE_ID).packets;
     const recvTxDuringRun = recvTxPackets(link) - txBefore;

@@ -9,7 +9,7 @@
  * test process exits; namespaces left behind by dead test processes are
  * removed on the next createLink().
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 
 export interface VethLink {
   /** Namespace that replays captures. */
@@ -135,19 +135,46 @@ export function replay(link: VethLink, pcapPath: string, opts: ReplayOptions = {
  * context, so this is where kernel-side filtering cost shows up.
  */
 export function replayTimed(link: VethLink, pcapPath: string, opts: ReplayOptions = {}): { sent: number; senderCpu: number } {
-  const argv = ['tcpreplay', '-i', link.sendIf];
-  if (opts.pps !== undefined) argv.push(`--pps=${opts.pps}`);
-  else argv.push(opts.mbps !== undefined ? `--mbps=${opts.mbps}` : '--topspeed');
-  if (opts.loop !== undefined && opts.loop > 1) argv.push(`--loop=${opts.loop}`, '--preload-pcap');
-  argv.push(pcapPath);
+  const argv = tcpreplayArgv(link, pcapPath, opts);
   const script = `${argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')} || exit $?; times`;
   const out = nsRun(link.sendNs, ['bash', '-c', script]);
   // `times` prints the shell's own, then its children's user and system time.
   const times = [...out.matchAll(/(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/g)].at(-1);
   const senderCpu = times ? Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4]) : NaN;
+  return { sent: sentFrames(out, pcapPath), senderCpu };
+}
+
+function tcpreplayArgv(link: VethLink, pcapPath: string, opts: ReplayOptions): string[] {
+  const argv = ['tcpreplay', '-i', link.sendIf];
+  if (opts.pps !== undefined) argv.push(`--pps=${opts.pps}`);
+  else argv.push(opts.mbps !== undefined ? `--mbps=${opts.mbps}` : '--topspeed');
+  if (opts.loop !== undefined && opts.loop > 1) argv.push(`--loop=${opts.loop}`, '--preload-pcap');
+  argv.push(pcapPath);
+  return argv;
+}
+
+function sentFrames(out: string, pcapPath: string): number {
   const sent = /Actual: (\d+) packets/.exec(out);
   const failed = /Failed packets:\s+(\d+)/.exec(out);
   if (!sent) throw new Error(`tcpreplay output not understood:\n${out}`);
   if (failed && failed[1] !== '0') throw new Error(`tcpreplay could not send ${failed[1]} frames of ${pcapPath}:\n${out}`);
-  return { sent: Number(sent[1]), senderCpu };
+  return Number(sent[1]);
+}
+
+/** replay() without blocking the event loop, so clients can read the socket meanwhile. */
+export function replayAsync(link: VethLink, pcapPath: string, opts: ReplayOptions = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', link.sendNs, ...tcpreplayArgv(link, pcapPath, opts)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`tcpreplay exited with ${code}: ${err.trim()}`));
+      else {
+        try { resolve(sentFrames(out, pcapPath)); } catch (e) { reject(e); }
+      }
+    });
+  });
 }
