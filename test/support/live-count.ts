@@ -149,6 +149,8 @@ export async function runLiveCase(link: VethLink, c: LiveCase): Promise<LiveResu
     await Promise.all([replayed, c.duringReplay?.(socketPath, () => replayEnded)]);
     const settled = await waitForSettledCounts(daemon, ALL_ID, base[allIndex].packets * loops + probesSoFar);
     const probesCounted = countOf(settled, PROBE_ID).packets;
+    // The daemon's probe count enters the expectation: it must at least be possible.
+    if (probesCounted < 1 || probesCounted > probesSent) throw new Error(`daemon counted ${probesCounted} probe frames of ${probesSent} sent`);
     const recvTxDuringRun = recvTxPackets(link) - txBefore;
     const exit = await daemon.stop('SIGTERM');
     const expected = rules.map((r, i) => ({
