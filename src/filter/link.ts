@@ -3,8 +3,7 @@
  * network protocol (EtherType) is recognised there. `vlan`, `mpls` and `pppoes` move both
  * for everything after them in the expression, so lowering keeps a mutable LinkState.
  */
-import { endianness } from 'node:os';
-import { and, eq, FALSE, load, maskedEq, not, cmp, num, type Cond } from './ir';
+import { and, eq, FALSE, load, maskedEq, not, cmp, num, or, type Cond } from './ir';
 import { fail } from './errors';
 
 export type LinkFamily = 'ether' | 'sll' | 'sll2' | 'raw' | 'null' | 'loop';
@@ -22,13 +21,22 @@ export interface LinkLayer {
 
 /** The protocol field and network-layer offset in effect at a point of the expression text. */
 export type LinkState =
-  | { kind: 'ethertype'; typeOff: number; nl: number; vlanAllowed: boolean }
+  /**
+   * A 2-byte protocol field. llc says how values up to 1500 (802.2 SAPs) are found:
+   * 'ether': the field is an 802.3 length and an LLC header follows; 'sll': protocol 4 means LLC;
+   * 'none': compared as they are (LINUX_SLL2).
+   */
+  | { kind: 'ethertype'; typeOff: number; nl: number; vlanAllowed: boolean; llc: 'ether' | 'sll' | 'none' }
   | { kind: 'version' }                               // raw IP
   | { kind: 'af'; hostOrder: boolean; nl: number }    // BSD loopback: address family word
   | { kind: 'mpls'; nl: number }
   | { kind: 'ppp'; typeOff: number; nl: number };
 
 export const ETH_IP = 0x0800, ETH_IP6 = 0x86dd;
+export const ETH_ATALK = 0x809b, ETH_AARP = 0x80f3, ETH_IPX = 0x8137;
+/** 802.2 SAPs with special encodings in libpcap. */
+export const SAP_IP = 0x06, SAP_ISONS = 0xfe, SAP_NETBEUI = 0xf0, SAP_IPX = 0xe0, SAP_8021D = 0x42;
+const ETHERMTU = 1500;
 
 const LINKS: Record<number, LinkLayer> = {
   1: { family: 'ether', name: 'EN10MB', hasMac: true, typeOff: 12, nl: 14 },
@@ -47,8 +55,9 @@ export function linkLayerFor(dlt: number): LinkLayer | null {
 
 export function initialState(link: LinkLayer): LinkState {
   switch (link.family) {
-    case 'ether': return { kind: 'ethertype', typeOff: 12, nl: 14, vlanAllowed: true };
-    case 'sll': case 'sll2': return { kind: 'ethertype', typeOff: link.typeOff, nl: link.nl, vlanAllowed: false };
+    case 'ether': return { kind: 'ethertype', typeOff: 12, nl: 14, vlanAllowed: true, llc: 'ether' };
+    case 'sll': return { kind: 'ethertype', typeOff: link.typeOff, nl: link.nl, vlanAllowed: false, llc: 'sll' };
+    case 'sll2': return { kind: 'ethertype', typeOff: link.typeOff, nl: link.nl, vlanAllowed: false, llc: 'none' };
     case 'raw': return { kind: 'version' };
     case 'null': return { kind: 'af', hostOrder: true, nl: 4 };
     case 'loop': return { kind: 'af', hostOrder: false, nl: 4 };
@@ -59,17 +68,14 @@ export function networkOffset(s: LinkState): number {
   return s.kind === 'version' ? 0 : s.nl;
 }
 
-/** Address families as libpcap compiles them on Linux (AF_INET 2, AF_INET6 10). */
-const AF_INET = 2, AF_INET6 = 10;
-const LITTLE_ENDIAN_HOST = endianness() === 'LE';
+/** Address families libpcap tests in loopback headers read from files: AF_INET, and the BSDs' AF_INET6 values. */
+const AF_INET = 2;
+const BSD_AF_INET6 = [30, 24, 28];
 
-function swap32(v: number): number {
-  return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
-}
-
-/** PPP protocol numbers for the EtherTypes libpcap maps (others are compared as is). */
+/** PPP protocol numbers for the EtherTypes and SAPs libpcap maps (others are compared as is). */
 const PPP_FOR_ETHERTYPE: ReadonlyMap<number, number> = new Map([
   [ETH_IP, 0x0021], [ETH_IP6, 0x0057], [0x6003, 0x0027], [0x809b, 0x0029], [0x0600, 0x0025],
+  [SAP_ISONS, 0x0023], [SAP_8021D, 0x0031], [SAP_IPX, 0x002b],
 ]);
 
 /**
@@ -78,15 +84,19 @@ const PPP_FOR_ETHERTYPE: ReadonlyMap<number, number> = new Map([
  */
 export function ethertypeTest(s: LinkState, type: number): Cond | null {
   switch (s.kind) {
-    case 'ethertype': return eq(load(s.typeOff, 2), type);
+    case 'ethertype': return s.llc === 'ether' ? etherLinkType(s, type) : s.llc === 'sll' ? sllLinkType(s, type) : eq(load(s.typeOff, 2), type);
     case 'ppp': return eq(load(s.typeOff, 2), PPP_FOR_ETHERTYPE.get(type) ?? type);
     case 'version':
       return type === ETH_IP ? maskedEq(load(0, 1), 0xf0, 0x40, 1)
         : type === ETH_IP6 ? maskedEq(load(0, 1), 0xf0, 0x60, 1) : FALSE;
     case 'af': {
-      const af = type === ETH_IP ? AF_INET : type === ETH_IP6 ? AF_INET6 : -1;
-      if (af < 0) return FALSE;
-      return eq(load(0, 4), s.hostOrder && LITTLE_ENDIAN_HOST ? swap32(af) : af);
+      // Capture files only (Linux never captures these live): the word is in the byte order of
+      // the host that wrote the file, which this engine is not told; OpenBSD LOOP is big-endian.
+      if (s.hostOrder) return null;
+      if (type === ETH_IP) return eq(load(0, 4), AF_INET);
+      if (type !== ETH_IP6) return FALSE;
+      const af = load(0, 4);
+      return or(or(eq(af, BSD_AF_INET6[0]), eq(af, BSD_AF_INET6[1])), eq(af, BSD_AF_INET6[2]));
     }
     case 'mpls': {
       const version = type === ETH_IP ? 0x40 : type === ETH_IP6 ? 0x60 : -1;
@@ -95,6 +105,73 @@ export function ethertypeTest(s: LinkState, type: number): Cond | null {
       return and(maskedEq(load(s.nl - 2, 1), 1, 1, 1), maskedEq(load(s.nl, 1), 0xf0, version, 1));
     }
   }
+}
+
+/** libpcap's Ethernet protocol test: EtherTypes, or 802.3 + LLC (SAPs, SNAP, Novell raw) for small values. */
+function etherLinkType(s: { typeOff: number; nl: number }, type: number): Cond {
+  const field = load(s.typeOff, 2);
+  const is8023 = not(cmp('gt', field, num(ETHERMTU)));
+  switch (type) {
+    case SAP_ISONS: case SAP_IP: case SAP_NETBEUI:
+      return and(is8023, eq(load(s.nl, 2), (type << 8) | type));
+    case SAP_IPX:
+      return or(eq(field, ETH_IPX), and(is8023, or(
+        and(eq(load(s.nl + 4, 4), ETH_IPX), eq(load(s.nl, 4), 0xaaaa0300)),
+        or(eq(load(s.nl, 1), SAP_IPX), eq(load(s.nl, 2), 0xffff)))));
+    case ETH_ATALK: case ETH_AARP:
+      return or(eq(field, type), and(is8023, and(
+        eq(load(s.nl + 4, 4), type === ETH_ATALK ? 0x0007809b : ETH_AARP),
+        eq(load(s.nl, 4), type === ETH_ATALK ? 0xaaaa0308 : 0xaaaa0300))));
+    default:
+      return type <= ETHERMTU ? and(is8023, eq(load(s.nl, 1), type)) : eq(field, type);
+  }
+}
+
+/** The same for Linux cooked v1: protocol 4 is 802.2 LLC, 1 is Novell 802.3. */
+function sllLinkType(s: { typeOff: number; nl: number }, type: number): Cond {
+  const field = load(s.typeOff, 2);
+  const llc = eq(field, 4);
+  switch (type) {
+    case SAP_ISONS: case SAP_IP: case SAP_NETBEUI:
+      return and(llc, eq(load(s.nl, 2), (type << 8) | type));
+    case SAP_IPX:
+      return or(eq(field, ETH_IPX), or(eq(field, 1), and(llc, or(eq(load(s.nl, 1), SAP_IPX),
+        and(eq(load(s.nl + 4, 4), ETH_IPX), eq(load(s.nl, 4), 0xaaaa0300))))));
+    case ETH_ATALK: case ETH_AARP:
+      return or(eq(field, type), and(llc, and(
+        eq(load(s.nl + 4, 4), type === ETH_ATALK ? 0x0007809b : ETH_AARP),
+        eq(load(s.nl, 4), type === ETH_ATALK ? 0xaaaa0308 : 0xaaaa0300))));
+    default:
+      return type <= ETHERMTU ? and(llc, eq(load(s.nl, 1), type)) : eq(field, type);
+  }
+}
+
+/** `llc [subtype]` on Ethernet (libpcap refuses it on Linux cooked captures). */
+export function llcTest(link: LinkLayer, s: LinkState, sub: string | null): Cond | null {
+  if (s.kind === 'ethertype' && s.llc !== 'ether') fail(`'llc' not supported for ${linkDescription(link)}`);
+  if (s.kind !== 'ethertype') return null;
+  const base = and(not(cmp('gt', load(s.typeOff, 2), num(ETHERMTU))), not(eq(load(s.nl, 2), 0xffff)));
+  if (sub === null) return base;
+  const control = load(s.nl + 2, 1);
+  if (sub === 'i') return and(base, not(cmp('set', control, num(1))));
+  if (sub === 's') return and(base, maskedEq(control, 3, 1, 1));
+  if (sub === 'u') return and(base, maskedEq(control, 3, 3, 1));
+  const sType = LLC_S.get(sub);
+  if (sType !== undefined) return and(base, maskedEq(control, 0x0f, sType, 1));
+  const uType = LLC_U.get(sub);
+  if (uType !== undefined) return and(base, maskedEq(control, 0xef, uType, 1));
+  return fail(`unknown LLC type name "${sub}"`);
+}
+
+const LLC_S: ReadonlyMap<string, number> = new Map([['rr', 0x01], ['rnr', 0x05], ['rej', 0x09]]);
+const LLC_U: ReadonlyMap<string, number> = new Map([
+  ['ui', 0x03], ['ua', 0x63], ['disc', 0x43], ['dm', 0x0f], ['sabme', 0x6f], ['test', 0xe3], ['xid', 0xaf], ['frmr', 0x87],
+]);
+
+/** Offset of the NLPID of an ISO packet behind an LLC header without SNAP. */
+export function isoNlpidOffset(s: LinkState): number | null {
+  if (s.kind === 'ethertype') return s.llc === 'ether' ? s.nl + 3 : s.llc === 'sll' ? s.nl : null;
+  return null;
 }
 
 const TPIDS = [0x8100, 0x88a8, 0x9100];
@@ -108,7 +185,7 @@ export function vlanStep(link: LinkLayer, s: LinkState, id: number | null): { te
   const tpid = load(s.typeOff, 2);
   let test: Cond = { k: 'or', a: { k: 'or', a: eq(tpid, TPIDS[0]), b: eq(tpid, TPIDS[1]) }, b: eq(tpid, TPIDS[2]) };
   if (id !== null) test = and(test, maskedEq(load(s.nl, 2), 0xfff, id, 2));
-  return { test, next: { kind: 'ethertype', typeOff: s.typeOff + 4, nl: s.nl + 4, vlanAllowed: true } };
+  return { test, next: { kind: 'ethertype', typeOff: s.typeOff + 4, nl: s.nl + 4, vlanAllowed: true, llc: 'ether' } };
 }
 
 /** `mpls [label]`: the test, and the state after it (one more 4-byte label). */

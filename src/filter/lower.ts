@@ -9,13 +9,15 @@ import {
   and, andAll, cmp, eq, FALSE, TRUE, load, maskedEq, not, num, or, orAll, type Cond, type Val,
 } from './ir';
 import {
-  ethertypeTest, initialState, mplsStep, networkOffset, pppoesStep, vlanStep, type LinkLayer, type LinkState,
+  ethertypeTest, initialState, isoNlpidOffset, llcTest, SAP_8021D, SAP_IPX, SAP_ISONS, SAP_NETBEUI, mplsStep, networkOffset, pppoesStep, vlanStep, type LinkLayer, type LinkState,
 } from './link';
 import { ETHER_PROTOS, lookupPort, lookupProtocol } from './names';
 import { parseIPv6 } from './tokenize';
 
 const IPPROTO = { icmp: 1, igmp: 2, tcp: 6, igrp: 9, udp: 17, esp: 50, ah: 51, icmp6: 58, pim: 103, vrrp: 112, carp: 112, sctp: 132 } as const;
 const FRAGMENT_HEADER = 44;
+/** libpcap's names for 802.2 SAPs in `ether proto \\name`. */
+const LLC_SAP_NAMES: ReadonlyMap<string, number> = new Map([['iso', 0xfe], ['stp', 0x42], ['ipx', 0xe0], ['netbeui', 0xf0]]);
 const ETH_IP = 0x0800, ETH_IP6 = 0x86dd, ETH_ARP = 0x0806, ETH_RARP = 0x8035;
 
 type PortProto = 'tcp' | 'udp' | 'sctp' | 'any';
@@ -47,7 +49,10 @@ export class Lowering {
       case 'byte': return this.byteOp(e.index, e.op, e.value);
       case 'shift': return this.shift(e.what, e.value);
       case 'pppoed': return this.ethertype(0x8863);
-      case 'llc': return unsupported('llc not supported yet');
+      case 'llc': {
+        const c = llcTest(this.link, this.state, e.sub);
+        return c ?? unsupported('llc here not supported');
+      }
       case 'kernel': return unsupported(`${e.what} needs kernel metadata`);
     }
   }
@@ -118,6 +123,23 @@ export class Lowering {
         return this.ipProto(IPPROTO[name]);
       case 'icmp6': return this.ip6Proto(IPPROTO.icmp6);
       case 'link': return fail('link layer applied in wrong context');
+      case 'stp': return this.ethertype(SAP_8021D);
+      case 'ipx': return this.ethertype(SAP_IPX);
+      case 'netbeui': return this.ethertype(SAP_NETBEUI);
+      case 'iso': return this.ethertype(SAP_ISONS);
+      case 'clnp': case 'esis': case 'isis': {
+        const iso = this.ethertype(SAP_ISONS);
+        const at = isoNlpidOffset(this.state);
+        if (at === null) return unsupported(`${name} here not supported`);
+        return and(iso, eq(load(at, 1), name === 'clnp' ? 0x81 : name === 'esis' ? 0x82 : 0x83));
+      }
+      case 'decnet': return this.ethertype(0x6003);
+      case 'lat': return this.ethertype(0x6004);
+      case 'sca': return this.ethertype(0x6007);
+      case 'moprc': return this.ethertype(0x6002);
+      case 'mopdl': return this.ethertype(0x6001);
+      case 'atalk': return this.ethertype(0x809b);
+      case 'aarp': return this.ethertype(0x80f3);
       default: return unsupported(`'${name}' not supported yet`);
     }
   }
@@ -203,7 +225,7 @@ export class Lowering {
     const arpLike = (type: number): Cond => and(this.ethertype(type), this.dirTest(q.dir,
       () => maskedEq(load(this.nl + 14, 4), m, a, 4), () => maskedEq(load(this.nl + 24, 4), m, a, 4)));
     switch (q.proto) {
-      case null: return this.link.hasMac ? orAll([ip(), arpLike(ETH_ARP), arpLike(ETH_RARP)]) : ip();
+      case null: return orAll([ip(), arpLike(ETH_ARP), arpLike(ETH_RARP)]);
       case 'ip': return ip();
       case 'arp': return arpLike(ETH_ARP);
       case 'rarp': return arpLike(ETH_RARP);
@@ -262,7 +284,7 @@ export class Lowering {
     let n: number;
     if (v.type === 'num') n = v.value;
     else if (v.type === 'id') {
-      const found = q.proto === 'link' ? ETHER_PROTOS.get(v.text) ?? null : lookupProtocol(v.text);
+      const found = q.proto === 'link' ? ETHER_PROTOS.get(v.text) ?? LLC_SAP_NAMES.get(v.text) ?? null : lookupProtocol(v.text);
       if (found === null) return unsupported(`protocol name '${v.text}' left to libpcap`);
       n = found;
     } else return unsupported('proto with an address');
@@ -271,7 +293,6 @@ export class Lowering {
       case 'ip6': return this.ip6Proto(n);
       case null: return or(this.ipProto(n), this.ip6Proto(n));
       case 'link':
-        if (n <= 1500) return unsupported('ether proto below 1501 (LLC) not supported yet');
         return this.ethertype(n);
       default: return unsupported(`'${q.proto} proto' not supported yet`);
     }

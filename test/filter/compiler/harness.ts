@@ -1,6 +1,6 @@
 /** Test helpers: read capture files, ask the libpcap oracle, run our matcher per packet. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { compileMatcher } from '../../../src/filter';
 
@@ -71,3 +71,31 @@ export function ourMatch(cap: Capture, exprs: readonly string[]): string[] {
   }
   return m.plans.map((plan, i) => (plan.engine === 'javascript' ? bits[i].join('') : plan.engine === 'error' ? 'ERR' : 'LIBPCAP'));
 }
+
+export function writePcap(file: string, cap: Capture): void {
+  const parts: Buffer[] = [];
+  const head = Buffer.alloc(24);
+  head.writeUInt32LE(0xa1b2c3d4, 0); head.writeUInt16LE(2, 4); head.writeUInt16LE(4, 6);
+  head.writeUInt32LE(262144, 16); head.writeUInt32LE(cap.linkType, 20);
+  parts.push(head);
+  for (const p of cap.packets) {
+    const h = Buffer.alloc(16);
+    h.writeUInt32LE(p.caplen, 8); h.writeUInt32LE(p.wirelen, 12);
+    parts.push(h, Buffer.from(p.data.subarray(0, p.caplen)));
+  }
+  writeFileSync(file, Buffer.concat(parts));
+}
+
+export function compare(file: string, cap: Capture, exprs: readonly string[]): string[] {
+  const theirs = oracleMatch(file, exprs);
+  const ours = ourMatch(cap, exprs);
+  const bad: string[] = [];
+  exprs.forEach((e, i) => {
+    if (ours[i] === 'LIBPCAP') return;
+    if (ours[i] === 'ERR') { if (!theirs[i].startsWith('ERR')) bad.push(`${path.basename(file)}: ${e}: we refuse, libpcap accepts`); return; }
+    if (theirs[i].startsWith('ERR')) return; // e.g. "rejects all packets" on this link type: libpcap's check wins in the daemon
+    if (theirs[i] !== ours[i]) bad.push(`${path.basename(file)}: ${JSON.stringify(e)}\n  libpcap ${theirs[i]}\n  ours    ${ours[i]}`);
+  });
+  return bad;
+}
+
