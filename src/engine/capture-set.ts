@@ -11,6 +11,7 @@ import type { Rule } from '../config/expand';
 import { ConfigError } from '../config/errors';
 import { CaptureHandle, MAX_SNAPLEN, type PacketSink } from '../capture/handle';
 import { ExpressionChecker } from '../capture/validate';
+import { sharedKernelFilter } from '../capture/prefilter';
 import { usesKernelMetadata } from '../capture/live-only';
 import { Counters } from './counters';
 import { planJavaScript, type EnginePlan } from './js-engine';
@@ -56,6 +57,7 @@ export class CaptureSet {
   linkType = -1;
   /** The shared capture's kernel filter and snap length (for --check and the rules output). */
   kernelFilter = '';
+  kernelFilterNote = '';
   snapLength = MAX_SNAPLEN;
   private main?: CaptureHandle;
   private ruleHandles: CaptureHandle[] = [];
@@ -124,7 +126,10 @@ export class CaptureSet {
     });
 
     if (js.match) {
-      this.kernelFilter = spec.prefilter;
+      const shared = sharedKernelFilter(spec.prefilter,
+        this.plans.filter((p) => p.plan.engine === 'javascript').map((p) => p.rule.expr), this.linkType);
+      this.kernelFilter = shared.filter;
+      this.kernelFilterNote = shared.note;
       this.snapLength = this.sharedSnapLength(js.plans);
       this.main = this.openHandle(this.kernelFilter, this.snapLength, js.match);
     }

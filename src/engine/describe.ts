@@ -9,6 +9,7 @@ export function describePlan(instance: CaptureSet): string {
   text += `  prefilter: ${spec.prefilter === '' ? '(none)' : spec.prefilter}\n`;
   if (instance.plans.some((p) => p.plan.engine === 'javascript')) {
     text += `  shared capture: kernel filter ${instance.kernelFilter === '' ? '(none)' : instance.kernelFilter}, snap length ${instance.snapLength}\n`;
+    text += `    (${instance.kernelFilterNote})\n`;
   }
   for (const { rule, plan, kernelFilter, warning } of instance.plans) {
     text += `  rule ${rule.id}: ${rule.expr}\n`;
