@@ -7,7 +7,7 @@ import { FilterError, Unsupported } from './errors';
 import type { Cond } from './ir';
 import { linkLayerFor } from './link';
 import { Lowering } from './lower';
-import { chooseShared, simplify, snapNeeded } from './optimize';
+import { chooseShared, optimizerRemovesTests, simplify, snapNeeded } from './optimize';
 import { parseFilter } from './parse';
 import { TRUE } from './ir';
 
@@ -36,6 +36,10 @@ export function planRule(rule: RuleInput, linkType: number): { plan: RulePlan; c
     const lowering = new Lowering(link);
     const cond = simplify(ast === null ? TRUE : lowering.lower(ast));
     if (cond.k === 'false') return { plan: { slot: rule.slot, engine: 'libpcap', reason: 'expression rejects all packets' }, cond: null };
+    const removes = optimizerRemovesTests(cond);
+    if (removes !== false) {
+      return { plan: { slot: rule.slot, engine: 'libpcap', reason: removes ? "libpcap's optimizer drops a test of this rule" : 'too many paths to check' }, cond: null };
+    }
     return {
       plan: { slot: rule.slot, engine: 'javascript', snapNeeded: snapNeeded(cond), shiftsOffsets: lowering.shifted },
       cond,

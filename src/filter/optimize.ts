@@ -107,3 +107,126 @@ export function snapNeeded(c: Cond): number {
   });
   return Math.min(max, SNAP_UNBOUNDED);
 }
+
+// ---- tests libpcap's optimizer would delete ----
+//
+// libpcap's optimizer threads jumps whose outcome an earlier test already decided, then deletes
+// tests whose two branches end up at the same place, together with their loads. A deleted load
+// can no longer abort the filter on a short packet (`ip or not ip` accepts a 10-byte packet).
+// Rules where that happens are left to libpcap; detection walks every path with known outcomes.
+
+type Dag = { id: number; key: string; valueKey: string; op: string; k: number | null; t: Dag; f: Dag; ends: LoadEnds } | { id: 0 | 1 };
+
+/** Bytes a test's loads need: at least `low` on every evaluation, at most `high` (Infinity: unknown). */
+interface LoadEnds { low: number; high: number }
+
+function loadEnds(vals: Val[]): LoadEnds {
+  let low = 0, high = 0;
+  const walk = (v: Val): void => {
+    if (v.k === 'load') {
+      const lo = lowerBound(v.off) + v.size;
+      const hi = v.off.k === 'const' ? v.off.v + v.size : Infinity;
+      low = Math.max(low, lo); high = Math.max(high, hi);
+      walk(v.off);
+    } else if (v.k === 'ihl') { low = Math.max(low, v.off + 1); high = Math.max(high, v.off + 1); }
+    else if (v.k === 'bin') { walk(v.a); walk(v.b); } else if (v.k === 'neg') walk(v.a);
+  };
+  vals.forEach(walk);
+  return { low, high };
+}
+
+/** Smallest value v can take (offsets grow only by addition of unsigned parts). */
+function lowerBound(v: Val): number {
+  if (v.k === 'const') return v.v;
+  if (v.k === 'bin' && v.op === '+') return lowerBound(v.a) + lowerBound(v.b);
+  return 0;
+}
+
+const ACCEPT: Dag = { id: 1 };
+const REJECT: Dag = { id: 0 };
+
+function valKey(v: Val): string {
+  switch (v.k) {
+    case 'const': return `#${v.v}`;
+    case 'len': return 'len';
+    case 'ihl': return `x${v.off}`;
+    case 'load': return `[${valKey(v.off)}:${v.size}]`;
+    case 'neg': return `-(${valKey(v.a)})`;
+    case 'bin': return `(${valKey(v.a)}${v.op}${valKey(v.b)})`;
+  }
+}
+
+/**
+ * Whether libpcap's optimizer would remove a test (and its loads) from this rule in a way that
+ * can change a verdict, or reduce it to "reject everything"; null when too big to tell.
+ */
+export function optimizerRemovesTests(c: Cond, budget = 50000): boolean | null {
+  let nextId = 2;
+  const build = (x: Cond, t: Dag, f: Dag): Dag => {
+    switch (x.k) {
+      case 'true': return t;
+      case 'false': return f;
+      case 'not': return build(x.a, f, t);
+      case 'and': return build(x.a, build(x.b, t, f), f);
+      case 'or': return build(x.a, t, build(x.b, t, f));
+      case 'chain':
+        return { id: nextId++, key: `chain${x.v6}${x.nl}/${x.proto}`, valueKey: `chain${x.v6}${x.nl}`, op: 'chain', k: x.proto, t, f,
+          ends: { low: x.nl + 1, high: Infinity } };
+      case 'cmp': {
+        const a = valKey(x.a), b = valKey(x.b);
+        return { id: nextId++, key: `${x.op}:${a}:${b}`, valueKey: a, op: x.op, k: x.b.k === 'const' ? x.b.v : null, t, f,
+          ends: loadEnds([x.a, x.b]) };
+      }
+    }
+  };
+  const root = build(c, ACCEPT, REJECT);
+  let steps = 0;
+  let removed = false;
+  // Facts: test key -> outcome, and value -> the constant it was found equal to.
+  const walk = (n: Dag, known: Map<string, boolean>, equalTo: Map<string, number>): number => {
+    if (!('key' in n)) return n.id;
+    if (++steps > budget) throw new Error('budget');
+    const decided = known.get(n.key);
+    if (decided !== undefined) return walk(decided ? n.t : n.f, known, equalTo);
+    if (n.op === 'eq' && n.k !== null) {
+      const eqK = equalTo.get(n.valueKey);
+      if (eqK !== undefined && eqK !== n.k) return walk(n.f, known, equalTo);
+    }
+    if (n.valueKey.startsWith('#') && n.k !== null && n.op !== 'chain') {
+      const a = Number(n.valueKey.slice(1));
+      const r = n.op === 'eq' ? a === n.k : n.op === 'gt' ? a > n.k : n.op === 'ge' ? a >= n.k : (a & n.k) !== 0;
+      return walk(r ? n.t : n.f, known, equalTo);
+    }
+    const kt = new Map(known).set(n.key, true);
+    const et = n.op === 'eq' && n.k !== null ? new Map(equalTo).set(n.valueKey, n.k) : equalTo;
+    const t = walk(n.t, kt, et);
+    const f = walk(n.f, new Map(known).set(n.key, false), equalTo);
+    // Dropping a test changes a verdict only if its loads could abort where every way on to
+    // "accept" would not have aborted anyway (aborting rejects, like the "reject" end).
+    if (t === f) {
+      if (n.ends.high > minAcceptEnd(t)) removed = true;
+      return t;
+    }
+    return interned(n.key, t, f, n.ends.low);
+  };
+  const table = new Map<string, number>();
+  /** Per interned node: the least number of bytes any path from it to "accept" loads. */
+  const acceptEnd: number[] = [Infinity, 0];
+  const minAcceptEnd = (id: number): number => acceptEnd[id];
+  const interned = (key: string, t: number, f: number, low: number): number => {
+    const k = `${key}|${t}|${f}`;
+    let id = table.get(k);
+    if (id === undefined) {
+      id = table.size + 2;
+      table.set(k, id);
+      acceptEnd[id] = Math.max(low, Math.min(acceptEnd[t], acceptEnd[f]));
+    }
+    return id;
+  };
+  try {
+    if (walk(root, new Map(), new Map()) === REJECT.id) return true;
+  } catch {
+    return null;
+  }
+  return removed;
+}
