@@ -148,6 +148,7 @@ function sllLinkType(s: { typeOff: number; nl: number }, type: number): Cond {
 
 /** `llc [subtype]` on Ethernet (libpcap refuses it on Linux cooked captures). */
 export function llcTest(link: LinkLayer, s: LinkState, sub: string | null): Cond | null {
+  if (s.kind === 'ppp') fail("'llc' not supported for PPP");
   if (s.kind === 'ethertype' && s.llc !== 'ether') fail(`'llc' not supported for ${linkDescription(link)}`);
   if (s.kind !== 'ethertype') return null;
   const base = and(not(cmp('gt', load(s.typeOff, 2), num(ETHERMTU))), not(eq(load(s.nl, 2), 0xffff)));

@@ -27,9 +27,13 @@ export class Lowering {
   private state: LinkState;
   /** Whether the expression used an offset-shifting primitive. */
   shifted = false;
+  /** Where `ether[]`/`byte` count from, and whether MAC addresses exist there (PPPoE moves both). */
+  private linkHdr = 0;
+  private macLink: boolean;
 
   constructor(private readonly link: LinkLayer) {
     this.state = initialState(link);
+    this.macLink = link.hasMac;
   }
 
   private get nl(): number { return networkOffset(this.state); }
@@ -72,9 +76,13 @@ export class Lowering {
         return test;
       }
       case 'pppoes': {
+        const before = this.nl;
         const { test, next } = pppoesStep(this.state, value);
         if (!test || !next) return unsupported('pppoes here not supported yet');
         this.state = next;
+        // Behind PPPoE the "link layer" is PPP: link accessors count from the PPP header, no MACs.
+        this.linkHdr = before + 6;
+        this.macLink = false;
         return test;
       }
       case 'geneve': return unsupported('geneve (variable offsets) not supported yet');
@@ -83,7 +91,7 @@ export class Lowering {
 
   /** `byte N op V`: a byte at offset N of the packet. libpcap 1.10.3 forgets the load for & and |. */
   private byteOp(index: number, op: string, value: number): Cond {
-    const b = load(index, 1);
+    const b = load(this.linkHdr + index, 1);
     switch (op) {
       case '=': return eq(b, value);
       case '>': return cmp('gt', b, num(value));
@@ -170,7 +178,7 @@ export class Lowering {
   private hostOrNet(q: Qualifiers, addr: 'host' | 'net', v: IdValue): Cond {
     if (v.type === 'eid') {
       if (addr !== 'host' || (q.proto !== null && q.proto !== 'link')) unsupported('MAC address with this qualifier');
-      if (!this.link.hasMac) fail('ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel');
+      if (!this.macLink) fail('ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel');
       return this.etherHost(q.dir, macBytes(v.text));
     }
     if (v.type === 'hid6' || v.type === 'cidr6') {
@@ -319,7 +327,7 @@ export class Lowering {
   // ---- broadcast / multicast ----
   private broadcast(proto: string | null): Cond {
     if (proto === null || proto === 'link') {
-      if (!this.link.hasMac) fail('not a broadcast link');
+      if (!this.macLink) fail('not a broadcast link');
       return and(eq(load(2, 4), 0xffffffff), eq(load(0, 2), 0xffff));
     }
     if (proto === 'ip') return fail("netmask not known, so 'ip broadcast' not supported");
@@ -328,7 +336,7 @@ export class Lowering {
 
   private multicast(proto: string | null): Cond {
     if (proto === null || proto === 'link') {
-      if (!this.link.hasMac) fail('link-layer multicast filters supported only on ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel');
+      if (!this.macLink) fail('link-layer multicast filters supported only on ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel');
       return cmp('set', load(0, 1), num(1));
     }
     if (proto === 'ip') return and(this.ipv4(), cmp('ge', load(this.nl + 16, 1), num(224)));
@@ -401,7 +409,7 @@ export class Lowering {
     switch (proto) {
       case 'link':
         checks.push(...inner);
-        return at(0);
+        return at(this.linkHdr);
       case 'ip': case 'ip6': case 'arp': case 'rarp':
         checks.push(this.protoAbbrev(proto), ...inner);
         return at(this.nl);

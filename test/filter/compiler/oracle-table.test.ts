@@ -114,7 +114,8 @@ const SHIFTED = [
   'not vlan and ip', 'vlan and vlan and ip', 'vlan and vlan 10 and tcp port 53', 'vlan and icmp6 and ip6[40] = 135',
   'vlan 1 or vlan 5 and ip', 'mpls', 'mpls 100', 'mpls and ip', 'mpls 100 and ip6', 'mpls and mpls and ip',
   'mpls and mpls 5 and udp', 'mpls and tcp[13] & 2 != 0', 'pppoes', 'pppoes 3 and ip', 'pppoes and ip6', 'pppoes and tcp port 53',
-  'pppoes 4 or ip', 'not pppoes and ip', 'vlan and ether host ff:ff:ff:ff:ff:ff', 'mpls and len > 100',
+  'pppoes 4 or ip', 'not pppoes and ip', 'pppoes and ether[20:2] == 0xc021', 'pppoes and ether[0] = 0x11', 'pppoes and byte 7 = 0x21',
+  'pppoes and link proto 0x21', 'pppoes and ether proto 0x57', 'vlan and ether host ff:ff:ff:ff:ff:ff', 'mpls and len > 100',
 ];
 
 /** libpcap's optimizer drops tests whose branches meet again, loads included; these must not disagree. */
