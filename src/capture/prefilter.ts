@@ -112,10 +112,18 @@ function coarsen(ast: Expr, level: Level, positive: boolean): Tri {
       return ast.kind !== 'proto' && ast.proto === 'ip' ? positive : ast;
     case 'rel': case 'byte':
       return positive;
+    case 'addr':
+      if (level === 'no-comparisons' && printable(ast)) return ast;
+      // `udp port 53` implies `udp`: weaker where it counts for a match, dropped (false) under `not`.
+      if (positive && ast.q.proto !== null && STANDALONE_PROTOCOLS.has(ast.q.proto)) return { kind: 'proto', name: ast.q.proto, pos: ast.pos };
+      return positive;
     default:
-      return level === 'no-comparisons' && ast.kind === 'addr' && printable(ast) ? ast : positive;
+      return positive;
   }
 }
+
+/** Protocol qualifiers that are also filters of their own. */
+const STANDALONE_PROTOCOLS = new Set(['ip', 'ip6', 'arp', 'rarp', 'tcp', 'udp', 'icmp', 'icmp6', 'sctp', 'igmp', 'pim', 'vrrp']);
 
 function combine(kind: 'and' | 'or', left: Tri, right: Tri): Tri {
   if (kind === 'and') {
