@@ -97,13 +97,20 @@ function singleInterfaceSpecs(options: Options): () => ServedSpec[] {
   }];
 }
 
+/** `option ubus_socket` of the first section that sets it (the object is one for the whole daemon). */
+let configuredUbusSocket: string | undefined;
+
 function serviceSpecs(options: Options): () => ServedSpec[] {
   const configPaths = options.configPaths.length > 0 ? options.configPaths : defaultConfigPaths();
   const runtimeDir = options.runtimeDir ?? DEFAULT_RUNTIME_DIR;
-  return () => loadServiceConfig({ configPaths, runtimeDir, warn: log }).map((spec) => ({
-    name: spec.name, ifname: spec.ifname, prefilter: spec.prefilter, bufferSize: spec.bufferSize,
-    socketPath: spec.socketPath, rules: spec.rules,
-  }));
+  return () => {
+    const specs = loadServiceConfig({ configPaths, runtimeDir, warn: log });
+    configuredUbusSocket ??= specs.find((spec) => spec.ubusSocket !== undefined)?.ubusSocket;
+    return specs.map((spec) => ({
+      name: spec.name, ifname: spec.ifname, prefilter: spec.prefilter, bufferSize: spec.bufferSize,
+      socketPath: spec.socketPath, rules: spec.rules,
+    }));
+  };
 }
 
 async function serve(options: Options, service: boolean): Promise<void> {
@@ -146,7 +153,7 @@ async function serve(options: Options, service: boolean): Promise<void> {
   }
   started = true;
   if (reloadWanted) supervisor.reload();
-  const ubusSocket = options.ubusSocket ?? (service ? '' : undefined);
+  const ubusSocket = options.ubusSocket ?? (service ? configuredUbusSocket ?? '' : undefined);
   if (ubusSocket !== undefined) {
     ubus = startUbusObject({ socketPath: ubusSocket === '' ? undefined : ubusSocket, control: supervisor, log });
   }
