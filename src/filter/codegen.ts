@@ -4,7 +4,7 @@
  * Control flow uses labelled blocks and `break` (forward jumps), so nothing is allocated per packet.
  */
 import type { Cond, Val } from './ir';
-import { sharedKey } from './optimize';
+import { sharedKey, valKey } from './optimize';
 
 export interface CodegenRule { slot: number; cond: Cond }
 
@@ -19,6 +19,14 @@ class Generator {
   private maxTemps = 0;
   private abort = '';
   private readonly sharedNames = new Map<string, string>();
+  /**
+   * What straight-line code already established at the current point: outcomes of tests, values
+   * known equal to a constant, shared values known captured. A repeated test is not emitted again
+   * (its loads already succeeded there, so skipping it cannot hide an abort).
+   */
+  private facts = new Map<string, boolean>();
+  private equalTo = new Map<string, number>();
+  private valid = new Set<string>();
 
   constructor(private readonly shared: ReadonlyMap<string, Val>) {}
 
@@ -35,18 +43,56 @@ class Generator {
       }
       this.sharedNames.set(key, name);
     }
-    const body: string[] = [];
-    for (const r of rules) {
-      this.out = [];
-      this.temps = 0;
-      const f = `r${this.labels++}`;
-      this.abort = f;
-      this.gen(r.cond, null, f);
-      body.push(`${f}: {`, ...this.out.map((l) => '  ' + l), `  B[${r.slot}] += wirelen; N[${r.slot}] += 1;`, '}');
-    }
+    this.out = [];
+    this.facts = new Map(); this.equalTo = new Map(); this.valid = new Set();
+    this.emitRules(rules.map((r) => ({ slot: r.slot, parts: conjuncts(r.cond) })), 0);
+    const body = this.out;
     const temps = this.maxTemps ? [`let ${Array.from({ length: this.maxTemps }, (_, i) => `t${i} = 0`).join(', ')};`] : [];
     return ['"use strict";', 'return function match(p, caplen, wirelen) {',
       ...[...head, ...temps, ...body].map((l) => '  ' + l), '};'].join('\n');
+  }
+
+  /**
+   * Rules whose and-chains start with the same test share one evaluation of it: a block that all of
+   * them skip when it fails (or aborts, which would abort each of them at the same point).
+   * Counters are per slot, so the order rules are evaluated in does not matter.
+   */
+  private emitRules(rules: readonly { slot: number; parts: Cond[] }[], depth: number): void {
+    const groups = new Map<string, { slot: number; parts: Cond[] }[]>();
+    for (const r of rules) {
+      const key = depth < r.parts.length ? condKey(r.parts[depth]) : '';
+      const g = groups.get(key);
+      if (g) g.push(r); else groups.set(key, [r]);
+    }
+    for (const [key, members] of groups) {
+      if (key === '') {
+        for (const r of members) this.emit(`B[${r.slot}] += wirelen; N[${r.slot}] += 1;`);
+        continue;
+      }
+      if (members.length === 1) {
+        this.rule(members[0].slot, members[0].parts.slice(depth));
+        continue;
+      }
+      this.block((l) => {
+        const outerAbort = this.abort;
+        this.abort = l;
+        this.temps = 0;
+        this.gen(members[0].parts[depth], null, l);
+        this.abort = outerAbort;
+        this.emitRules(members, depth + 1);
+      });
+    }
+  }
+
+  private rule(slot: number, parts: Cond[]): void {
+    this.block((l) => {
+      const outerAbort = this.abort;
+      this.abort = l;
+      this.temps = 0;
+      for (const c of parts) this.gen(c, null, l);
+      this.abort = outerAbort;
+      this.emit(`B[${slot}] += wirelen; N[${slot}] += 1;`);
+    });
   }
 
   private emit(...lines: string[]): void { this.out.push(...lines); }
@@ -75,12 +121,35 @@ class Generator {
         return;
       }
       case 'cmp': {
+        const key = `${c.op}:${valKey(c.a)}:${valKey(c.b)}`;
+        let known = this.facts.get(key);
+        const eqK = c.op === 'eq' && c.b.k === 'const' ? this.equalTo.get(valKey(c.a)) : undefined;
+        if (known === undefined && eqK !== undefined && c.b.k === 'const' && eqK !== c.b.v) known = false;
+        if (known !== undefined) {
+          const target = known ? t : f;
+          if (target !== null) this.emit(`break ${target};`);
+          return;
+        }
+        this.cmp(c, t, f);
+        if (t === null) {
+          this.facts.set(key, true);
+          if (c.op === 'eq' && c.b.k === 'const') this.equalTo.set(valKey(c.a), c.b.v);
+        } else if (f === null) this.facts.set(key, false);
+        return;
+      }
+    }
+  }
+
+  private cmp(c: Extract<Cond, { k: 'cmp' }>, t: string | null, f: string | null): void {
+    switch (c.k) {
+      case 'cmp': {
         // A shared value is -1 when its bytes were not captured; the test below treats -1 as
         // "false" for eq/gt/ge against constants, which is right when false also aborts.
         const leftShared = this.sharedName(c.a);
         const falseIsAbort = f === this.abort;
         const skipCheck = leftShared !== null && falseIsAbort && c.op !== 'set' && c.b.k === 'const';
         const a = skipCheck ? (leftShared as string) : this.val(c.a);
+        if (skipCheck && t === null) this.valid.add(leftShared as string);
         const b = this.val(c.b);
         const ops = { eq: ['===', '!=='], gt: ['>', '<='], ge: ['>=', '<'] } as const;
         const pos = c.op === 'set' ? `(${a} & ${b}) !== 0` : `${a} ${ops[c.op][0]} ${b}`;
@@ -131,6 +200,8 @@ class Generator {
   }
 
   private block(body: (label: string) => void): void {
+    // The end of a block is reached from every break inside: only what held at its start still holds.
+    const facts = new Map(this.facts), equalTo = new Map(this.equalTo), valid = new Set(this.valid);
     const l = this.label();
     const outer = this.out;
     this.out = [];
@@ -140,6 +211,7 @@ class Generator {
     this.emit(`${l}: {`);
     for (const s of inner) this.emit('  ' + s);
     this.emit('}');
+    this.facts = facts; this.equalTo = equalTo; this.valid = valid;
   }
 
   /** Division by a value read from the packet: 0 rejects the packet, as in BPF. */
@@ -170,7 +242,8 @@ class Generator {
   private val(v: Val): string {
     const s = this.sharedName(v);
     if (s !== null) {
-      this.emit(`if (${s} < 0) break ${this.abort};`);
+      if (!this.valid.has(s)) this.emit(`if (${s} < 0) break ${this.abort};`);
+      this.valid.add(s);
       return s;
     }
     switch (v.k) {
@@ -209,6 +282,21 @@ class Generator {
         }
       }
     }
+  }
+}
+
+/** A rule as the sequence of tests its and-chain performs in order. */
+function conjuncts(c: Cond): Cond[] {
+  return c.k === 'and' ? [...conjuncts(c.a), ...conjuncts(c.b)] : [c];
+}
+
+function condKey(c: Cond): string {
+  switch (c.k) {
+    case 'true': case 'false': return c.k;
+    case 'not': return `!(${condKey(c.a)})`;
+    case 'and': case 'or': return `(${condKey(c.a)} ${c.k} ${condKey(c.b)})`;
+    case 'cmp': return `${c.op}:${valKey(c.a)}:${valKey(c.b)}`;
+    case 'chain': return `chain${c.v6}${c.nl}/${c.proto}`;
   }
 }
 

@@ -145,7 +145,7 @@ function lowerBound(v: Val): number {
 const ACCEPT: Dag = { id: 1 };
 const REJECT: Dag = { id: 0 };
 
-function valKey(v: Val): string {
+export function valKey(v: Val): string {
   switch (v.k) {
     case 'const': return `#${v.v}`;
     case 'len': return 'len';
