@@ -190,6 +190,11 @@ export class CaptureSet {
     for (const handle of this.ruleHandles) handle.startLive(onError);
   }
 
+  /** Whether the JavaScript rules have the shared capture open. */
+  sharesCapture(): boolean {
+    return this.main !== undefined;
+  }
+
   handles(): CaptureHandle[] {
     return this.main ? [this.main, ...this.ruleHandles] : [...this.ruleHandles];
   }

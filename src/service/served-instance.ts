@@ -35,6 +35,9 @@ export interface ServedOptions {
   onFatal: (err: unknown) => void;
 }
 
+/** From this many rules on their own libpcap handle on, the start says what that costs. */
+const OWN_HANDLES_WARNING = 4;
+
 /** Stands in for the MAC when comparing rules: a new MAC after hot-plug keeps counters. */
 const MAC_PLACEHOLDER = '$MAC';
 
@@ -200,6 +203,11 @@ export class ServedInstance {
     this.state = 'running';
     capture.startLive((why) => this.lost(why));
     this.options.log(`${spec.name}: counting ${spec.rules.length} rules on ${spec.ifname}`);
+    const ownHandles = capture.handles().length - (capture.sharesCapture() ? 1 : 0);
+    if (ownHandles >= OWN_HANDLES_WARNING) {
+      this.options.log(`${spec.name}: warning: ${ownHandles} rules need a libpcap capture of their own `
+        + `(the kernel runs each of their filters on every packet, each holds a ${spec.bufferSize}-byte buffer); see --check`);
+    }
   }
 
   private lost(why: string): void {
