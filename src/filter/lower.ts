@@ -258,10 +258,16 @@ export class Lowering {
     let lo: number, hi: number;
     if (range) {
       if (v.type === 'num') { lo = hi = v.value; }
-      else if (v.type === 'id' && /^\d+-\d+$/.test(v.text)) {
-        [lo, hi] = v.text.split('-').map(Number);
-        if (lo > hi) [lo, hi] = [hi, lo];
-      } else return unsupported('portrange with names');
+      else if (v.type === 'id') {
+        const range = portRange(v.text);
+        if (!range) return unsupported(`port range '${v.text}' left to libpcap`);
+        [lo, hi] = range.lo <= range.hi ? [range.lo, range.hi] : [range.hi, range.lo];
+        // Both ends naming services of one protocol restrict the range to it (libpcap's rule).
+        if (range.proto !== 'any') {
+          if (proto === 'any') proto = range.proto;
+          else if (proto !== range.proto) return unsupported(`port range '${v.text}' is ${range.proto} only`);
+        }
+      } else return unsupported('portrange with an address');
     } else if (v.type === 'num') {
       lo = hi = v.value;
     } else if (v.type === 'id') {
@@ -457,6 +463,22 @@ function foldConstant(op: string, a: number, b: number): number {
     case '<<': return b > 31 ? 0 : (a << b) >>> 0;
     default: return b > 31 ? 0 : a >>> b;
   }
+}
+
+/** `a-b` with numbers or service names; the protocol both named ends agree on, else 'any'. */
+function portRange(text: string): { lo: number; hi: number; proto: 'tcp' | 'udp' | 'any' } | null {
+  // libpcap splits at the first dash; names with dashes of their own are left to it.
+  const m = /^([A-Za-z0-9_.]+)-([A-Za-z0-9_.]+)$/.exec(text);
+  if (!m) return null;
+  const end = (s: string): { port: number; proto: 'tcp' | 'udp' | 'any' | 'number' } | null => {
+    if (/^\d+$/.test(s)) return { port: Number(s), proto: 'number' };
+    const named = lookupPort(s);
+    return named ? { port: named.port, proto: named.proto } : null;
+  };
+  const a = end(m[1]), b = end(m[2]);
+  if (!a || !b || a.port > 65535 || b.port > 65535) return null;
+  const proto = a.proto === b.proto && a.proto !== 'number' ? a.proto : 'any';
+  return { lo: a.port, hi: b.port, proto };
 }
 
 function ipv4Word(p: number[]): number {
