@@ -46,7 +46,7 @@ const EXPRS = [
   'ip', 'ip6', 'arp', 'tcp', 'udp', 'icmp6', 'host 10.0.0.1', 'host 192.168.1.1 or arp', 'net 10.0.0.0/8', 'port 179',
   'tcp port 53 or udp port 53', 'not port 179', 'icmp6 and ip6[40] = 135', 'ip[2:2] > 60', 'udp[8] = 1', 'tcp[13] & 2 != 0',
   'ip6 protochain 58', 'proto 89', 'ip multicast', 'ip6 multicast', 'len < 100', 'link[0] = 0', 'ether proto 0x86dd',
-  'stp', 'ipx', 'iso', 'atalk', 'ether proto 100', 'pppoes and ip', 'pppoed', 'byte 0 = 69', 'not ip and not ip6',
+  'stp', 'ipx', 'iso', 'l1', 'csnp', 'isis proto 0x12', 'atalk', 'ether proto 100', 'pppoes and ip', 'pppoed', 'byte 0 = 69', 'not ip and not ip6',
   'ip6 host fe80::211:22ff:fe33:4455 or ip6 net ff02::/16', 'src host 0.0.0.0',
 ];
 

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readCaptureFile } from '../gen/pcap-file';
 import { oracleMatch } from '../gen/oracle';
-import { capturePath, readApplyCases } from './corpus';
+import { capturePath, engineDlts, readApplyCases } from './corpus';
 import { comparePackets, mismatchReport, recordFindings, runEngine, planText, type Mismatch } from './harness';
 
 test('apply corpus: per-packet match arrays', () => {
@@ -24,7 +24,8 @@ test('apply corpus: per-packet match arrays', () => {
     const [oracle] = oracleMatch(path, [c.expr]);
     assert.ok(oracle.ok && oracle.value === expected, `libpcap disagrees with the corpus on ${c.expr} / ${c.savefile}`);
     assert.equal(cap.packets.length, expected.length, `${c.savefile}: packet count`);
-    const run = runEngine([c.expr], cap.linkType, cap.packets);
+    // The DLT as the daemon sees it (pcap_datalink), e.g. DLT_RAW 12 for LINKTYPE_RAW 101.
+    const run = runEngine([c.expr], engineDlts(cap.linkType)[0], cap.packets);
     problems.push(...run.counterErrors);
     const plan = run.plans[0];
     if (plan.engine === 'libpcap') { fallbacks.push(`${c.expr} on ${c.savefile} (DLT ${cap.linkType}): ${plan.reason}`); continue; }

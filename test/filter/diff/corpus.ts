@@ -33,3 +33,18 @@ export function allCaptures(): NamedCapture[] {
 export function capturePath(savefile: string): string {
   return sharedPath('corpus', 'libpcap-filter-captures', savefile);
 }
+
+/**
+ * The DLT numbers under which the engine must handle a file's link type: what
+ * pcap_datalink() returns on Linux (LINKTYPE_RAW 101 -> DLT_RAW 12, as the
+ * daemon passes it) and the file's own number when that differs (the brief's
+ * contract names RAW 101).
+ */
+export function engineDlts(fileLinkType: number): number[] {
+  return fileLinkType === 101 ? [12, 101] : [fileLinkType];
+}
+
+/** The DLT to hand pcap_open_dead for a file link type (libpcap refuses 101 there). */
+export function oracleDlt(fileLinkType: number): number {
+  return fileLinkType === 101 ? 12 : fileLinkType;
+}

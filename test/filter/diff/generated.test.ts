@@ -14,13 +14,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Prng, seedFromEnv } from '../gen/prng';
-import { readCaptureFile, writePcapFile, type PacketToWrite } from '../gen/pcap-file';
+import { readCaptureFile, writePcapFile, type CapturedPacket, type PacketToWrite } from '../gen/pcap-file';
 import { randomFrameFor, mutate } from '../gen/random-packets';
 import { randomExpression } from '../gen/random-exprs';
-import { oracleCompile, oracleMatch } from '../gen/oracle';
+import { oracleCompile, oracleMatchLoopSafe, type OracleAnswer } from '../gen/oracle';
 import { IP_LEVEL_EXPRS } from './exprs';
-import { readExpressions } from './corpus';
-import { comparePackets, mismatchReport, recordFindings, runEngine, planText, type Mismatch } from './harness';
+import { engineDlts, oracleDlt, readExpressions } from './corpus';
+import { comparePackets, hexOf, mismatchReport, recordFindings, runEngine, planText, type EngineRun, type Mismatch } from './harness';
 
 const LINK_TYPES: readonly { dlt: number; packets: number; randomExprs: number }[] = [
   { dlt: 1, packets: 1500, randomExprs: 400 },
@@ -31,7 +31,11 @@ const LINK_TYPES: readonly { dlt: number; packets: number; randomExprs: number }
   { dlt: 108, packets: 200, randomExprs: 60 },
 ];
 
-interface RoundStats { compared: number; decisions: number; refused: number; fallbacks: number; errors: number }
+interface RoundStats {
+  compared: number; decisions: number; refused: number; fallbacks: number; errors: number;
+  /** (expression, packet) pairs where libpcap's filter never returned. */
+  hangs: string[];
+}
 
 function round(seed: number, dir: string, mismatches: Mismatch[], problems: string[], stats: RoundStats): void {
   const r = new Prng(seed);
@@ -42,38 +46,50 @@ function round(seed: number, dir: string, mismatches: Mismatch[], problems: stri
     const path = join(dir, `gen-${seed}-dlt${dlt}.pcap`);
     writePcapFile(path, toWrite, { linkType: dlt, bigEndian: r.chance(0.5), nanos: r.chance(0.5) });
     const capture = readCaptureFile(path);
-    const name = `generated DLT ${dlt} (seed ${seed})`;
+    const name = `generated DLT ${dlt} (seed ${seed}) ${path.split('/').pop()}`;
 
-    const random = Array.from({ length: randomExprs }, () => randomExpression(r));
-    const compiles = oracleCompile(dlt, random);
+    const random = Array.from({ length: randomExprs }, () => randomExpression(r, 4, dlt === 1));
+    const compiles = oracleCompile(oracleDlt(dlt), random);
     const refusedRandom = random.filter((_, i) => !compiles[i].ok);
+    const refusedWhy = compiles.filter((a) => !a.ok).map((a) => (a.ok ? '' : a.error));
     const exprs = [...new Set([...IP_LEVEL_EXPRS, ...(dlt === 1 ? accept : []), ...random.filter((_, i) => compiles[i].ok)])];
 
-    // Random expressions libpcap refuses: the engine must not make JavaScript of them either.
-    const refusedPlans = runEngine(refusedRandom, dlt, []).plans;
-    refusedPlans.forEach((p, i) => {
-      stats.refused++;
-      if (p.engine === 'javascript') problems.push(`${name}: ${refusedRandom[i]} planned in JavaScript but libpcap refuses it: ${(compiles[random.indexOf(refusedRandom[i])] as { error: string }).error}`);
-    });
-
-    const answers = oracleMatch(path, exprs);
-    const run = runEngine(exprs, dlt, capture.packets, { padded: r.chance(0.5) });
-    problems.push(...run.counterErrors.map((e) => `${name}: ${e}`));
-    exprs.forEach((expr, i) => {
-      const a = answers[i];
-      const plan = run.plans[i];
-      if (!a.ok) {
+    const answers = oracleMatchLoopSafe(path, exprs);
+    const padded = r.chance(0.5);
+    for (const engineDlt of engineDlts(dlt)) {
+      const label = engineDlt === dlt ? name : `${name} as DLT ${engineDlt}`;
+      // Random expressions libpcap refuses: the engine must not make JavaScript of them either.
+      runEngine(refusedRandom, engineDlt, []).plans.forEach((p, i) => {
         stats.refused++;
-        if (plan.engine === 'javascript') problems.push(`${name}: ${expr} planned in JavaScript but libpcap refuses it on the savefile: ${a.error}`);
-        return;
-      }
-      if (plan.engine === 'libpcap') { stats.fallbacks++; return; }
-      if (plan.engine === 'error') { stats.errors++; problems.push(`${name}: engine refuses ${expr} which libpcap accepts: ${planText(plan)}`); return; }
-      mismatches.push(...comparePackets(expr, name, a.value, run.bits[i] ?? '', capture.packets));
-      stats.compared++;
-      stats.decisions += a.value.length;
-    });
+        if (p.engine === 'javascript') problems.push(`${label}: ${refusedRandom[i]} planned in JavaScript but libpcap refuses it: ${refusedWhy[i]}`);
+      });
+      compareAll(label, exprs, answers, runEngine(exprs, engineDlt, capture.packets, { padded }), capture.packets, mismatches, problems, stats);
+    }
   }
+}
+
+function compareAll(name: string, exprs: readonly string[], answers: readonly OracleAnswer[], run: EngineRun, packets: readonly CapturedPacket[],
+  mismatches: Mismatch[], problems: string[], stats: RoundStats): void {
+  problems.push(...run.counterErrors.map((e) => `${name}: ${e}`));
+  exprs.forEach((expr, i) => {
+    const a = answers[i];
+    const plan = run.plans[i];
+    if (!a.ok) {
+      stats.refused++;
+      if (plan.engine === 'javascript') problems.push(`${name}: ${expr} planned in JavaScript but libpcap refuses it on the savefile: ${a.error}`);
+      return;
+    }
+    if (plan.engine === 'libpcap') {
+      stats.fallbacks++;
+      if (a.value.includes('H')) stats.hangs.push(`${expr} / ${name}: left to libpcap, which never returns on packet ${a.value.indexOf('H')}`);
+      return;
+    }
+    if (plan.engine === 'error') { stats.errors++; problems.push(`${name}: engine refuses ${expr} which libpcap accepts: ${planText(plan)}`); return; }
+    mismatches.push(...comparePackets(expr, name, a.value, run.bits[i] ?? '', packets));
+    for (let p = a.value.indexOf('H'); p >= 0; p = a.value.indexOf('H', p + 1)) stats.hangs.push(`${expr} / ${name} packet ${p}: ${hexOf(packets[p])}`);
+    stats.compared++;
+    stats.decisions += a.value.length;
+  });
 }
 
 test('generated packets and expressions agree with libpcap packet by packet', () => {
@@ -82,15 +98,18 @@ test('generated packets and expressions agree with libpcap packet by packet', ()
   const dir = mkdtempSync(join(tmpdir(), 'bpfcountd-gen-'));
   const mismatches: Mismatch[] = [];
   const problems: string[] = [];
-  const stats: RoundStats = { compared: 0, decisions: 0, refused: 0, fallbacks: 0, errors: 0 };
+  const stats: RoundStats = { compared: 0, decisions: 0, refused: 0, fallbacks: 0, errors: 0, hangs: [] };
   try {
     for (let i = 0; i < iterations; i++) round((seed + i) >>> 0, dir, mismatches, problems, stats);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    // Keep the generated captures when something differed, for replay with tcpdump -r.
+    if (mismatches.length === 0 && problems.length === 0) rmSync(dir, { recursive: true, force: true });
+    else console.log(`generated captures kept in ${dir}`);
   }
   recordFindings(`generated (seed ${seed})`, mismatches);
   console.log(`generated: seed ${seed}, ${iterations} round(s): ${stats.compared} (expression, capture) pairs, ${stats.decisions} packet decisions compared, ` +
-    `${mismatches.length} mismatching, ${stats.refused} refused by libpcap, ${stats.fallbacks} fallbacks, ${stats.errors} engine errors`);
+    `${mismatches.length} mismatching, ${stats.refused} refused by libpcap, ${stats.fallbacks} fallbacks, ${stats.errors} engine errors` +
+    (stats.hangs.length ? `; libpcap never returned on ${stats.hangs.length} (expression, packet) pairs :\n  ${stats.hangs.slice(0, 5).join('\n  ')}` : ''));
   const replay = `replay with FILTER_FUZZ_SEED=${seed}`;
   assert.deepEqual(problems.slice(0, 40), [], `${problems.length} problems (${replay})`);
   assert.equal(mismatches.length, 0, `${mismatchReport('generated', mismatches)}\n${replay}`);

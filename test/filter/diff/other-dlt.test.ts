@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { oracleMatch } from '../gen/oracle';
-import { allCaptures, readExpressions } from './corpus';
+import { allCaptures, engineDlts, readExpressions } from './corpus';
 import { IP_LEVEL_EXPRS } from './exprs';
 import { comparePackets, mismatchReport, recordFindings, runEngine, planText, type Mismatch } from './harness';
 
@@ -25,22 +25,24 @@ test('non-Ethernet captures agree with libpcap packet by packet', () => {
   const fallbacks = new Set<string>();
   for (const c of captures) {
     const answers = oracleMatch(c.path, exprs);
-    const run = runEngine(exprs, c.capture.linkType, c.capture.packets, { padded: true });
-    problems.push(...run.counterErrors.map((e) => `${c.name}: ${e}`));
-    exprs.forEach((expr, i) => {
-      const a = answers[i];
-      const plan = run.plans[i];
-      if (!a.ok) {
-        refused++;
-        if (plan.engine === 'javascript') problems.push(`${c.name} (DLT ${c.capture.linkType}): ${expr} planned in JavaScript but libpcap refuses it: ${a.error}`);
-        return;
-      }
-      if (plan.engine === 'libpcap') { fallbacks.add(`DLT ${c.capture.linkType}: ${expr} (${plan.reason})`); return; }
-      if (plan.engine === 'error') { problems.push(`${c.name} (DLT ${c.capture.linkType}): engine refuses ${expr} which libpcap accepts: ${planText(plan)}`); return; }
-      mismatches.push(...comparePackets(expr, c.name, a.value, run.bits[i] ?? '', c.capture.packets));
-      compared++;
-      packets += a.value.length;
-    });
+    for (const dlt of engineDlts(c.capture.linkType)) {
+      const run = runEngine(exprs, dlt, c.capture.packets, { padded: true });
+      problems.push(...run.counterErrors.map((e) => `${c.name}: ${e}`));
+      exprs.forEach((expr, i) => {
+        const a = answers[i];
+        const plan = run.plans[i];
+        if (!a.ok) {
+          refused++;
+          if (plan.engine === 'javascript') problems.push(`${c.name} (DLT ${dlt}): ${expr} planned in JavaScript but libpcap refuses it: ${a.error}`);
+          return;
+        }
+        if (plan.engine === 'libpcap') { fallbacks.add(`DLT ${dlt}: ${expr} (${plan.reason})`); return; }
+        if (plan.engine === 'error') { problems.push(`${c.name} (DLT ${dlt}): engine refuses ${expr} which libpcap accepts: ${planText(plan)}`); return; }
+        mismatches.push(...comparePackets(expr, `${c.name} as DLT ${dlt}`, a.value, run.bits[i] ?? '', c.capture.packets));
+        compared++;
+        packets += a.value.length;
+      });
+    }
   }
   recordFindings('non-Ethernet captures', mismatches);
   console.log(`non-Ethernet: ${captures.length} captures (DLTs ${[...dlts].join(', ')}) x ${exprs.length} expressions: ${compared} pairs, ${packets} packet decisions compared, ` +

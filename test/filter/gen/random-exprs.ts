@@ -33,7 +33,7 @@ function accessor(r: Prng, depth: number): string {
   }
   const proto = r.pick(ACCESSOR_PROTOS);
   const idx = depth < 2 && r.chance(0.15) ? arith(r, depth + 1) : r.chance(0.03) ? String(r.range(100, 3000)) : num(r, 60);
-  const size = r.pick(['', '', ':1', ':2', ':4', ':2', ':3']);
+  const size = r.chance(0.02) ? ':3' : r.pick(['', '', ':1', ':2', ':4', ':2']);
   return `${proto}[${idx}${size}]`;
 }
 
@@ -52,7 +52,7 @@ function arith(r: Prng, depth: number): string {
   const n = depth < 3 ? r.pick([0, 0, 1, 1, 2]) : 0;
   for (let i = 0; i < n; i++) {
     const op = r.pick(ARITH_OPS);
-    const rhs = op === '<<' || op === '>>' ? r.pick(['0', '1', '4', '8', '31', '32', '33', operand(r, depth + 1)]) : operand(r, depth + 1);
+    const rhs = op === '<<' || op === '>>' ? (r.chance(0.05) ? r.pick(['32', '33']) : r.pick(['0', '1', '4', '8', '31', operand(r, depth + 1)])) : operand(r, depth + 1);
     out += ` ${op} ${rhs}`;
   }
   return out;
@@ -71,9 +71,14 @@ function ipv4Net(r: Prng): string {
   return `net ${addr.slice(0, 3).join('.')}.0/${r.pick([8, 16, 24, 28, 32])}`;
 }
 
-function primitive(r: Prng): string {
+/** Primitives that only make sense on Ethernet; other link types get them rarely (to exercise refusals). */
+const ETHERNET_ONLY = new Set([2, 3, 4, 12, 13, 14, 21, 24]);
+
+function primitive(r: Prng, ethernet: boolean): string {
+  let k = r.int(30);
+  while (!ethernet && ETHERNET_ONLY.has(k) && r.chance(0.9)) k = r.int(30);
   const dir = r.chance(0.4) ? `${r.pick(DIRS)} ` : '';
-  switch (r.int(30)) {
+  switch (k) {
     case 0: return `${dir}host ${r.pick(IPV4S)}`;
     case 1: return `${r.pick(['', 'ip ', 'ip6 '])}${dir}host ${r.pick(IPV6S)}`.replace(/^ip /, 'ip6 ');
     case 2: return `ether ${dir}host ${r.pick(MACS)}`;
@@ -99,18 +104,18 @@ function primitive(r: Prng): string {
     case 22: return r.pick(['ip', 'ip6', 'arp', 'tcp', 'udp', 'icmp6']);
     case 23: return `${dir}${r.pick(['host', 'net'])} ${r.pick(['10.0.0', '192.168', '10', '127'])}`;
     case 24: return `geneve${r.chance(0.5) ? ` ${r.int(100)}` : ''}`;
-    case 25: return r.pick(['inbound', 'outbound', 'ifindex 1', 'gateway 10.0.0.1', 'ether host 10.0.0.1', 'host foo.invalid']);
+    case 25: return r.chance(0.3) ? r.pick(['inbound', 'outbound', 'ifindex 1', 'gateway 10.0.0.1', 'ether host 10.0.0.1', 'host foo.invalid']) : relation(r);
     default: return relation(r);
   }
 }
 
 /** One random expression; `size` bounds the number of primitives. */
-export function randomExpression(r: Prng, size = 4): string {
+export function randomExpression(r: Prng, size = 4, ethernet = true): string {
   const n = r.range(1, size);
-  let out = r.chance(0.15) ? `not ${primitive(r)}` : primitive(r);
+  let out = r.chance(0.15) ? `not ${primitive(r, ethernet)}` : primitive(r, ethernet);
   for (let i = 1; i < n; i++) {
     const conj = r.pick(['and', 'or', '&&', '||', 'and not', 'or not']);
-    const rhs = r.chance(0.25) ? `(${randomExpression(r, 2)})` : primitive(r);
+    const rhs = r.chance(0.25) ? `(${randomExpression(r, 2, ethernet)})` : primitive(r, ethernet);
     out += ` ${conj} ${rhs}`;
     if (r.chance(0.15)) out = r.chance(0.5) ? `(${out})` : `!(${out})`;
   }
