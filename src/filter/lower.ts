@@ -16,6 +16,11 @@ import { parseIPv6 } from './tokenize';
 
 const IPPROTO = { icmp: 1, igmp: 2, tcp: 6, igrp: 9, udp: 17, esp: 50, ah: 51, icmp6: 58, pim: 103, vrrp: 112, carp: 112, sctp: 132 } as const;
 const FRAGMENT_HEADER = 44;
+/** IS-IS PDU types of libpcap's l1/l2/iih/lsp/snp/csnp/psnp. */
+const ISIS_PDU_TYPES: Readonly<Record<string, readonly number[]>> = {
+  l1: [0x1a, 0x18, 0x12, 0x0f, 0x11], l2: [0x1b, 0x19, 0x14, 0x10, 0x11], iih: [0x11, 0x0f, 0x10],
+  lsp: [0x12, 0x14], snp: [0x1b, 0x1a, 0x18, 0x19], csnp: [0x18, 0x19], psnp: [0x1a, 0x1b],
+};
 /** libpcap's names for 802.2 SAPs in `ether proto \\name`. */
 const LLC_SAP_NAMES: ReadonlyMap<string, number> = new Map([['iso', 0xfe], ['stp', 0x42], ['ipx', 0xe0], ['netbeui', 0xf0]]);
 const ETH_IP = 0x0800, ETH_IP6 = 0x86dd, ETH_ARP = 0x0806, ETH_RARP = 0x8035;
@@ -141,6 +146,8 @@ export class Lowering {
         if (at === null) return unsupported(`${name} here not supported`);
         return and(iso, eq(load(at, 1), name === 'clnp' ? 0x81 : name === 'esis' ? 0x82 : 0x83));
       }
+      case 'l1': case 'l2': case 'iih': case 'lsp': case 'snp': case 'csnp': case 'psnp':
+        return this.isisPdu(ISIS_PDU_TYPES[name]);
       case 'decnet': return this.ethertype(0x6003);
       case 'lat': return this.ethertype(0x6004);
       case 'sca': return this.ethertype(0x6007);
@@ -150,6 +157,15 @@ export class Lowering {
       case 'aarp': return this.ethertype(0x80f3);
       default: return unsupported(`'${name}' not supported yet`);
     }
+  }
+
+  /** IS-IS with one of the given PDU types (the byte 4 after the NLPID). */
+  private isisPdu(types: readonly number[]): Cond {
+    const isis = this.protoAbbrev('isis');
+    const at = isoNlpidOffset(this.state);
+    if (at === null) return unsupported('IS-IS here not supported');
+    const pdu = load(at + 4, 1);
+    return and(isis, orAll(types.map((t) => eq(pdu, t))));
   }
 
   // ---- addresses ----
@@ -306,6 +322,7 @@ export class Lowering {
       case 'ip': return this.ipProto(n);
       case 'ip6': return this.ip6Proto(n);
       case null: return or(this.ipProto(n), this.ip6Proto(n));
+      case 'isis': return this.isisPdu([n]);
       case 'link':
         return this.ethertype(n);
       default: return unsupported(`'${q.proto} proto' not supported yet`);
