@@ -15,7 +15,15 @@ export { describeLinkType } from './link';
 
 export interface RuleInput { slot: number; expr: string }
 export type RulePlan =
-  | { slot: number; engine: 'javascript'; snapNeeded: number; shiftsOffsets: boolean }
+  | {
+    slot: number; engine: 'javascript'; snapNeeded: number; shiftsOffsets: boolean;
+    /**
+     * false: libpcap's optimizer drops a test of this rule together with its loads, so on a packet
+     * where such a load would reach past the captured bytes libpcap may match and this engine not
+     * (short or truncated packets only; packets holding every byte the rule reads agree).
+     */
+    exactOnTruncated: boolean;
+  }
   | { slot: number; engine: 'libpcap'; reason: string }
   | { slot: number; engine: 'error'; message: string };
 export interface CompiledMatcher {
@@ -36,12 +44,9 @@ export function planRule(rule: RuleInput, linkType: number): { plan: RulePlan; c
     const lowering = new Lowering(link);
     const cond = simplify(ast === null ? TRUE : lowering.lower(ast));
     if (cond.k === 'false') return { plan: { slot: rule.slot, engine: 'libpcap', reason: 'expression rejects all packets' }, cond: null };
-    const removes = optimizerRemovesTests(cond);
-    if (removes !== false) {
-      return { plan: { slot: rule.slot, engine: 'libpcap', reason: removes ? "libpcap's optimizer drops a test of this rule" : 'too many paths to check' }, cond: null };
-    }
+    const exactOnTruncated = optimizerRemovesTests(cond) === false;
     return {
-      plan: { slot: rule.slot, engine: 'javascript', snapNeeded: snapNeeded(cond), shiftsOffsets: lowering.shifted },
+      plan: { slot: rule.slot, engine: 'javascript', snapNeeded: snapNeeded(cond), shiftsOffsets: lowering.shifted, exactOnTruncated },
       cond,
     };
   } catch (e) {
