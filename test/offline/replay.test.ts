@@ -4,6 +4,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { before, describe, it } from 'node:test';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import {
   buildOracle, oracleCounts, parseCounterLines, ROOT, ruleEntries, runDaemon, sharedCaptures,
@@ -46,4 +48,34 @@ describe('other link types', () => {
 describe('bundled example', () => {
   it('examples/sample.pcap with examples/example.filters', () =>
     assertExact(join(ROOT, 'examples', 'sample.pcap'), join(ROOT, 'examples', 'example.filters'), '02:ba:7a:00:00:01'));
+});
+
+describe('counters past 2^32', () => {
+  it('sums wire lengths exactly beyond 32 bits', () => {
+    // Three truncated frames whose wire length is almost 2^32 each: the byte count passes 2^33.
+    const dir = mkdtempSync(join(tmpdir(), 'bpfc-big-'));
+    const header = Buffer.alloc(24);
+    header.writeUInt32LE(0xa1b2c3d4, 0);
+    header.writeUInt16LE(2, 4);
+    header.writeUInt16LE(4, 6);
+    header.writeUInt32LE(262144, 16);
+    header.writeUInt32LE(1, 20);
+    const parts = [header];
+    for (let i = 0; i < 3; i++) {
+      const record = Buffer.alloc(16 + 60);
+      record.writeUInt32LE(1700000000 + i, 0);
+      record.writeUInt32LE(60, 8);
+      record.writeUInt32LE(0xfffffff0 - i, 12);
+      record.fill(0xff, 16, 22); // broadcast destination
+      record.writeUInt16BE(0x0806, 16 + 12);
+      parts.push(record);
+    }
+    const capture = join(dir, 'big.pcap');
+    writeFileSync(capture, Buffer.concat(parts));
+    const rules = join(dir, 'big.filters');
+    writeFileSync(rules, 'all;len >= 0\narp;arp\nbcast;ether broadcast\n');
+    assertExact(capture, rules);
+    const run = runDaemon(['-r', capture, '-f', rules]);
+    assert.match(run.stdout, /^all:12884901837:3$/m);
+  });
 });
