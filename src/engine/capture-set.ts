@@ -126,8 +126,10 @@ export class CaptureSet {
     });
 
     if (js.match) {
-      const shared = sharedKernelFilter(spec.prefilter,
-        this.plans.filter((p) => p.plan.engine === 'javascript').map((p) => p.rule.expr), this.linkType);
+      // Reading a file, libpcap would run the OR in user space: only cost, no saving.
+      const shared = spec.source.kind === 'file'
+        ? { filter: spec.prefilter, note: 'capture file: the prefilter only' }
+        : sharedKernelFilter(spec.prefilter, this.plans.filter((p) => p.plan.engine === 'javascript').map((p) => p.rule.expr), this.linkType);
       this.kernelFilter = shared.filter;
       this.kernelFilterNote = shared.note;
       this.snapLength = this.sharedSnapLength(js.plans);
