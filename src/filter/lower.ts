@@ -216,32 +216,34 @@ export class Lowering {
     }
     let address: number, mask: number;
     if (v.type === 'hid') {
-      const parts = v.text.split('.').map(Number);
-      if (parts.some((p) => p > 255)) unsupported('address byte above 255');
-      if (addr === 'host') {
-        if (parts.length !== 4) unsupported('partial IPv4 host address');
-        address = ipv4Word(parts); mask = 0xffffffff;
-      } else {
-        address = ipv4Word([...parts, 0, 0, 0].slice(0, 4)); mask = prefixMask(8 * parts.length);
-      }
+      // Partial dotted addresses mean the leading bytes, for `host` as for `net`.
+      const d = dottedValue(v.text);
+      if (!d) return unsupported('address byte above 255');
+      address = d.value; mask = d.mask;
     } else if (v.type === 'cidr' || v.type === 'masked') {
       if (addr !== 'net') unsupported('address with mask outside net');
-      const parts = v.text.split('.').map(Number);
-      if (parts.some((p) => p > 255)) unsupported('address byte above 255');
-      address = ipv4Word([...parts, 0, 0, 0].slice(0, 4));
+      const d = dottedValue(v.text);
+      if (!d) return unsupported('address byte above 255');
+      address = d.value;
       if (v.type === 'cidr') {
         if (v.bits > 32) fail(`mask length must be <= 32`);
         mask = prefixMask(v.bits);
       } else {
-        const m = v.mask.split('.').map(Number);
-        if (m.length !== 4 || m.some((p) => p > 255)) unsupported('unusual netmask');
-        mask = ipv4Word(m);
+        const m = dottedValue(v.mask);
+        if (!m) return unsupported('unusual netmask');
+        mask = m.value;
       }
       if ((address & ~mask) >>> 0 !== 0) fail(`non-network bits set in "${v.text}"`);
+    } else if (v.type === 'num') {
+      address = v.value; mask = 0xffffffff;
+      if (addr === 'net') {
+        // A short network number is promoted to the leading bytes (`net 10` is 10.0.0.0/8).
+        while (address !== 0 && (address & 0xff000000) === 0) { address = (address << 8) >>> 0; mask = (mask << 8) >>> 0; }
+      }
     } else if (v.type === 'id') {
       return unsupported('host names are resolved by libpcap');
     } else {
-      return unsupported('numeric address');
+      return unsupported('this address form');
     }
     const a = address >>> 0, m = mask >>> 0;
     const ip = (): Cond => and(this.ipv4(), this.dirTest(q.dir,
@@ -500,6 +502,14 @@ function portRange(text: string): { lo: number; hi: number; proto: 'tcp' | 'udp'
 
 function ipv4Word(p: number[]): number {
   return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
+}
+
+/** a, a.b, a.b.c or a.b.c.d as the leading bytes of an address, with the mask of the bytes given. */
+function dottedValue(text: string): { value: number; mask: number } | null {
+  const parts = text.split('.').map(Number);
+  if (parts.length > 4 || parts.some((p) => !(p <= 255))) return null;
+  const full = [...parts, 0, 0, 0].slice(0, 4);
+  return { value: ipv4Word(full), mask: prefixMask(8 * parts.length) };
 }
 
 function prefixMask(bits: number): number {

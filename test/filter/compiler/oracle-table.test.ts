@@ -31,6 +31,7 @@ const EXPRS = [
   'ether[0] << ether[1] = 0', 'ether[0] >> ether[1] != 0', 'ip[2:2] / ether[1] > 10', 'ip[2:2] % ether[5] = 1', 'ip[2:2] / len = 0',
   'ip[0] - 5 * 2 + 3 = 68', 'llc', 'llc i', 'llc s', 'llc u', 'llc rr', 'llc ui', 'llc xid', 'stp', 'ipx', 'netbeui', 'iso',
   'clnp', 'esis', 'isis', 'l1', 'l2', 'iih', 'lsp', 'snp', 'csnp', 'psnp', 'isis proto 0x12', 'decnet', 'atalk', 'aarp', 'ether proto 100', 'ether proto 6', 'ether proto \\iso', 'not stp and not ip',
+  'host 10.1', 'host 167772161', 'net 10', 'dst 10', 'net 192.168 mask 255.255.255.0', 'src net 172.16/12', 'arp host 10.1',
   'portrange domain-smtp', 'udp portrange 20-smtp', 'portrange bootps-bootpc', 'portrange http-1000', 'tcp portrange 1000-10',
   'byte 2 = 3', 'byte 0 > 3', 'byte 0 < 3', 'byte 12 | 1', 'pppoed',
 ];
