@@ -110,11 +110,12 @@ export async function startDaemonCapturer(link: VethLink, rules: readonly BenchR
   };
 }
 
-export function buildOrigLoop(root: string): string {
-  const src = join(root, 'bench', 'prefilter', 'orig-live-loop.c');
+/** Builds bench/prefilter/<name>.c into build/prefilter-bench/<name> (cc -O2 -lpcap). */
+export function buildC(root: string, name: string): string {
+  const src = join(root, 'bench', 'prefilter', `${name}.c`);
   // Not under build/bench: build.sh empties that directory on every build.
   const outDir = join(root, 'build', 'prefilter-bench');
-  const out = join(outDir, 'orig-live-loop');
+  const out = join(outDir, name);
   mkdirSync(outDir, { recursive: true });
   if (!existsSync(out) || statSync(src).mtimeMs > statSync(out).mtimeMs) run(['cc', '-O2', '-Wall', '-o', out, src, '-lpcap']);
   return out;
@@ -132,6 +133,20 @@ export async function startOrigLoop(link: VethLink, binary: string, rules: reado
       await stopChild(child, io, 'orig-live-loop');
       const st = /stats recv (\d+) drop (\d+)/.exec(io.err());
       return { stdout: io.out(), stderr: io.err(), dropped: st ? Number(st[2]) : undefined };
+    },
+  };
+}
+
+/** `count` packet sockets whose kernel filters reject every frame (reject-sockets.c). */
+export async function startRejectSockets(link: VethLink, binary: string, count: number): Promise<Capturer> {
+  const child = spawn('ip', ['netns', 'exec', link.recvNs, binary, '-i', link.recvIf, '-n', String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const io = collect(child);
+  await waitForText(io.err, /capturing/, io.exited, 'reject-sockets');
+  return {
+    pid: child.pid ?? NaN,
+    stop: async () => {
+      await stopChild(child, io, 'reject-sockets');
+      return { stdout: io.out(), stderr: io.err() };
     },
   };
 }
