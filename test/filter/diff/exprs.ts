@@ -13,5 +13,9 @@ export const IP_LEVEL_EXPRS: readonly string[] = [
   'inbound', 'outbound', 'ifindex 1',
   'udp and port 53 and ((udp[11]&0x80) != 0x80 or (ip6[51]&0x80) != 0x80)', 'udp and port 53 and (udp[10]&0x80) = 0x80',
   'ip[2:2] / 0 = 1', 'ip[0] % (ip[1] & 0) = 0', 'ip[0] << 32 = 0', 'ip[0] >> ip[1] = 0', '-ip[0] > 100', 'ip[0]*0x10000001 > 7',
+  // libpcap's grammar gives % and ^ no precedence: a % b * c is a % (b * c), a + b ^ c is a + (b ^ c).
+  'len % 7 * 2 = 4', 'len * 3 % 7 = 3', 'ip[0] % 3 - 1 = 0', 'len + 2 ^ 3 > 100', 'len ^ 1 + 1 > 100', 'ip[2:2] ^ 1 & 0xff = 0', 'len - 1 % 5 * 2 > 50',
+  // The right operand of binary arithmetic loses its protocol check (libpcap's gen_arth keeps the left one's only).
+  '0 & carp[7] = 0', 'ip[0] + udp[0] > 0', '0 = 0 & udp[0]', 'len + tcp[13] > 0', 'ip6[6] + icmp6[0] > 0',
   'ether[2000] = 0 or ip', 'ip or ether[2000] = 0', 'not ether[2000] = 0', 'tcp[100:4] = 0 or udp',
 ];

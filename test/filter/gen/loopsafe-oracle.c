@@ -8,7 +8,9 @@
  * that runs past it is re-run packet by packet with a per-packet limit, and
  * packets libpcap never finishes are reported as 'H' instead of 0/1.
  *
- *   loopsafe-oracle CAPTURE EXPRFILE      per expression: "OK <0/1/H per packet>" | "ERR <msg>"
+ *   loopsafe-oracle CAPTURE EXPRFILE [noopt]   per expression: "OK <0/1/H per packet>" | "ERR <msg>"
+ *
+ * "noopt" compiles without libpcap's optimizer (to tell optimizer effects apart).
  */
 #include <pcap/pcap.h>
 #include <setjmp.h>
@@ -36,7 +38,8 @@ static void one_line(const char *msg) {
 
 int main(int argc, char **argv) {
 	char errbuf[PCAP_ERRBUF_SIZE];
-	if (argc != 3) { fprintf(stderr, "usage: %s CAPTURE EXPRFILE\n", argv[0]); return 2; }
+	if (argc != 3 && argc != 4) { fprintf(stderr, "usage: %s CAPTURE EXPRFILE [noopt]\n", argv[0]); return 2; }
+	int optimize = !(argc == 4 && strcmp(argv[3], "noopt") == 0);
 	pcap_t *p = pcap_open_offline(argv[1], errbuf);
 	if (!p) { fprintf(stderr, "%s\n", errbuf); return 2; }
 	struct packet *pkts = NULL;
@@ -58,7 +61,7 @@ int main(int argc, char **argv) {
 	while ((n = getline(&line, &linecap, list)) >= 0) {
 		if (n > 0 && line[n - 1] == '\n') line[n - 1] = 0;
 		struct bpf_program prog;
-		if (pcap_compile(p, &prog, line, 1, PCAP_NETMASK_UNKNOWN) == -1) {
+		if (pcap_compile(p, &prog, line, optimize, PCAP_NETMASK_UNKNOWN) == -1) {
 			printf("ERR "); one_line(pcap_geterr(p));
 			fflush(stdout);
 			continue;

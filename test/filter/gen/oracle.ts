@@ -25,10 +25,10 @@ function ensureBuilt(): void {
 
 export type OracleAnswer = { ok: true; value: string } | { ok: false; error: string };
 
-function run(mode: 'count' | 'match' | 'compile' | 'loopsafe', target: string, exprs: readonly string[]): OracleAnswer[] {
+function run(mode: 'count' | 'match' | 'compile' | 'loopsafe' | 'loopsafe-noopt', target: string, exprs: readonly string[]): OracleAnswer[] {
   ensureBuilt();
   for (const e of exprs) if (/[\n\r]/.test(e)) throw new Error(`expression with a line break: ${JSON.stringify(e)}`);
-  const [cmd, args] = mode === 'loopsafe' ? [LOOPSAFE, [target, '-']] : [ORACLE, [mode, target, '-']];
+  const [cmd, args] = mode === 'loopsafe' ? [LOOPSAFE, [target, '-']] : mode === 'loopsafe-noopt' ? [LOOPSAFE, [target, '-', 'noopt']] : [ORACLE, [mode, target, '-']];
   const out = execFileSync(cmd, args, { input: exprs.map((e) => `${e}\n`).join(''), maxBuffer: 1 << 30, encoding: 'utf8', timeout: TIMEOUT_MS, killSignal: 'SIGKILL' });
   const lines = out.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
@@ -51,6 +51,11 @@ export function oracleMatch(capturePath: string, exprs: readonly string[]): Orac
  */
 export function oracleMatchLoopSafe(capturePath: string, exprs: readonly string[]): OracleAnswer[] {
   return run('loopsafe', capturePath, exprs);
+}
+
+/** libpcap's answers with its optimizer off (only to classify optimizer-made differences). */
+export function oracleMatchUnoptimized(capturePath: string, exprs: readonly string[]): OracleAnswer[] {
+  return run('loopsafe-noopt', capturePath, exprs);
 }
 
 /** Per expression: "<packets> <wirebytes>" or libpcap's error. */
