@@ -17,6 +17,9 @@ export interface ProcessBenchResult {
   c: ProcessSample;
   outputsAgree: boolean;
   detail: string;
+  /** Every run's CPU seconds, in order, per side. */
+  nodeCpu: number[];
+  cCpu: number[];
 }
 
 function timed(cmd: string, args: readonly string[]): { sample: ProcessSample; stdout: string } {
@@ -53,6 +56,7 @@ export function runProcessBench(capture: string, filters: string, mac: string, r
   const agree = nodeOut.trim() === cOut.trim();
   return {
     runs, node: med(nodeSamples), c: med(cSamples), outputsAgree: agree,
+    nodeCpu: nodeSamples.map((x) => x.cpu), cCpu: cSamples.map((x) => x.cpu),
     detail: agree ? '' : `outputs differ:\n--- node\n${nodeOut}--- C\n${cOut}`,
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Runs all benchmarks and prints their tables (npm run bench).
  * Environment: BENCH_MIN_SECONDS (per timed measurement, default 1),
+ * BENCH_REPEATS (measurements per side, best kept, default 3),
  * BENCH_MIX_PACKETS (default 1000000), BENCH_RUNS (whole-process runs per
  * side, default 3), BENCH_SKIP_PROCESS=1 skips the whole-process comparison.
  */
@@ -14,6 +15,7 @@ function main(): void {
   const minSeconds = Number(process.env.BENCH_MIN_SECONDS ?? '1');
   const mixPackets = Number(process.env.BENCH_MIX_PACKETS ?? '1000000');
   const runs = Number(process.env.BENCH_RUNS ?? '3');
+  const repeats = Number(process.env.BENCH_REPEATS ?? '3');
   const mixPath = join(BENCH_OUT, mixPackets === 1000000 ? 'mix-1m.pcap' : `mix-${mixPackets}.pcap`);
   const t0 = Date.now();
   ensureMix(mixPath, mixPackets);
@@ -28,11 +30,11 @@ function main(): void {
   const plan: [typeof ff, PacketSet][] = [[C_EXAMPLE, mix], [C_EXAMPLE, afs], [ff, mix], [ff, afs], [corpus, mixHead], [corpus, afs]];
   const rows: FilterBenchRow[] = [];
   for (const [rules, packets] of plan) {
-    const row = benchOne(rules, packets, minSeconds);
+    const row = benchOne(rules, packets, minSeconds, repeats);
     rows.push(row);
     console.log(`  ${rules.name} on ${packets.name}: engine ${row.engineNs.toFixed(2)} ns, libpcap ${row.libpcapNs.toFixed(2)} ns per packet x rule`);
   }
-  console.log('\nFilter evaluation, packets in memory (speed-up = libpcap ns / engine ns; > 1 means the engine is faster):');
+  console.log(`\nFilter evaluation, packets in memory, best of ${repeats} alternating runs of >= ${minSeconds} s per side (libpcap/engine > 1: the engine is faster):`);
   console.log(formatFilterTable(rows));
 
   if (process.env.BENCH_SKIP_PROCESS === '1') return;
@@ -44,7 +46,8 @@ function main(): void {
       ['node dist/bpfcountd.js', r.node.cpu.toFixed(2), r.node.wall.toFixed(2), (r.node.rssKb / 1024).toFixed(0)],
       ['C loop (bench/peer/bpfcountd-c.c)', r.c.cpu.toFixed(2), r.c.wall.toFixed(2), (r.c.rssKb / 1024).toFixed(0)],
     ]));
-    console.log(`CPU ratio node/C: ${(r.node.cpu / r.c.cpu).toFixed(2)}; outputs ${r.outputsAgree ? 'identical' : 'DIFFER'}`);
+    console.log(`CPU ratio node/C (medians): ${(r.node.cpu / r.c.cpu).toFixed(2)}; outputs ${r.outputsAgree ? 'identical' : 'DIFFER'}; ` +
+      `runs: node ${r.nodeCpu.map((x) => x.toFixed(2)).join(' ')} s, C ${r.cCpu.map((x) => x.toFixed(2)).join(' ')} s`);
     if (!r.outputsAgree) { console.log(r.detail); process.exitCode = 1; }
   } catch (err) {
     console.log(`\nWhole-process comparison not run: ${(err as Error).message}`);
