@@ -2,7 +2,7 @@
  * Not a test: the daemon's memory in service mode, as a router would run it,
  * and what V8 flags change (memory and CPU). Run as root:
  *
- *   ./build.sh && node build/bench/memory.js [--sections 1,4,16] [--flags] [--cpu-packets N] [--pps N]
+ *   ./build.sh && node build/bench/memory.js [--sections 1,4,16] [--buffer BYTES] [--flags] [--cpu-packets N] [--pps N]
  *
  * 1. Baselines: `node -e "setInterval(()=>{},1000)"` and `node -e "require('pcap')"`.
  * 2. Service mode with 1, 4 and 16 sections of 20 Freifunk-like rules
@@ -35,8 +35,8 @@ import { readCounts } from '../test/support/socket-client';
 const CLOCK_TICKS = 100; // getconf CLK_TCK on Linux
 const MIX_FRAMES = 10_000;
 const SHORT_REPLAY_FRAMES = 2_000;
-/** OpenWrt's default buffersize (Gluon's hooks use 131072). */
-const BUFFER_BYTES = 2097152;
+/** OpenWrt's default buffersize (Gluon's hooks use 131072); --buffer changes it. */
+let BUFFER_BYTES = 2097152;
 
 interface MemorySample {
   hwmKb: number;
@@ -210,6 +210,7 @@ const FLAG_SETS: ReadonlyArray<readonly string[]> = [
 
 async function main(): Promise<void> {
   requireLiveEnvironment();
+  BUFFER_BYTES = Number(arg('--buffer') ?? BUFFER_BYTES);
   const s = prepare();
   const sectionCounts = (arg('--sections') ?? '1,4,16').split(',').map(Number);
   console.log(`node ${process.version}, ${process.arch}; sections of ${benchRules().length} rules (bench/freifunk.filters + 2), buffersize ${BUFFER_BYTES}`);
