@@ -11,7 +11,8 @@
  *   f orig-18     the C original's loop, 18 rules (no kernel filter)
  *   g orig-100    the C original's loop, 100 rules
  *   h or-18       diagnostic: tcpdump with libpcap's OR of the 18 rules (one exact shared filter)
- *   i sockets     diagnostic: as many reject-all packet sockets as bpfcountd opens for the 18 rules
+ *   i sockets     diagnostic: as many reject-all packet sockets as bpfcountd plans for the 18 rules
+ *   j leftover    diagnostic: one reject-all socket plus one unfiltered socket nobody reads
  * Then a control-heavy replay (frames the rules match) for the daemon's CPU
  * per 1M packets and loss against libpcap's counts, and the size of the
  * daemon's kernel filter for both rule sets.
@@ -222,7 +223,7 @@ async function unicastPart(link: VethLink, workloads: readonly Workload[], confi
       const cpu = (med(cx, (s) => s.captureCpu) - med(b, (s) => s.captureCpu)) / (med(cr, (s) => s.captureCpu) - med(b, (s) => s.captureCpu));
       ratioRows.push([`(${x}-b)/(${ref}-b)`, fixed(pct, 3), fixed(attr, 3), fixed(cpu, 3), attr <= 0.15 ? 'yes' : 'NO']);
     };
-    ratio('c', 'e'); ratio('d', 'e'); ratio('c', 'f'); ratio('d', 'g'); ratio('h', 'e'); ratio('i', 'e');
+    ratio('c', 'e'); ratio('d', 'e'); ratio('c', 'f'); ratio('d', 'g'); ratio('h', 'e'); ratio('i', 'e'); ratio('j', 'e');
     console.log(table(['ratio', 'machine %', 'attributed CPU', 'capturer CPU', '<= 0.15 (attributed)'], ratioRows));
     for (const k of ['c', 'd']) {
       const c = byKey(k);
@@ -340,7 +341,8 @@ async function main(): Promise<void> {
         { key: 'f', name: 'C original loop, 18 rules', start: () => startOrigLoop(link, orig, rules18, ROUTER_MAC, workDir, 'orig18') },
         { key: 'g', name: 'C original loop, 100 rules', start: () => startOrigLoop(link, orig, rules100, ROUTER_MAC, workDir, 'orig100') },
         { key: 'h', name: 'tcpdump, OR of the 18 rules', start: () => startTcpdump(link, or18) },
-        { key: 'i', name: `${daemonSockets18} reject-all sockets`, start: () => startRejectSockets(link, rejecter, daemonSockets18) },
+        { key: 'i', name: `${daemonSockets18} reject-all socket(s)`, start: () => startRejectSockets(link, rejecter, daemonSockets18) },
+        { key: 'j', name: '1 reject-all + 1 unfiltered unread', start: () => startRejectSockets(link, rejecter, 1, 1) },
       ];
       const loop = Math.max(1, Math.round(packets / FILE_FRAMES));
       console.log(`\nunicast replays: ${rounds} rounds x 2 workloads x ${configs.length} configs, ${loop * FILE_FRAMES} frames of 1400 bytes each`);

@@ -137,9 +137,9 @@ export async function startOrigLoop(link: VethLink, binary: string, rules: reado
   };
 }
 
-/** `count` packet sockets whose kernel filters reject every frame (reject-sockets.c). */
-export async function startRejectSockets(link: VethLink, binary: string, count: number): Promise<Capturer> {
-  const child = spawn('ip', ['netns', 'exec', link.recvNs, binary, '-i', link.recvIf, '-n', String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `count` packet sockets whose kernel filters reject every frame, and `unread` unfiltered ones never read (reject-sockets.c). */
+export async function startRejectSockets(link: VethLink, binary: string, count: number, unread = 0): Promise<Capturer> {
+  const child = spawn('ip', ['netns', 'exec', link.recvNs, binary, '-i', link.recvIf, '-n', String(count), '-u', String(unread)], { stdio: ['ignore', 'pipe', 'pipe'] });
   const io = collect(child);
   await waitForText(io.err, /capturing/, io.exited, 'reject-sockets');
   return {
