@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { Prng, seedFromEnv } from '../gen/prng';
 import { readCaptureFile, writePcapFile, type CapturedPacket, type PacketToWrite } from '../gen/pcap-file';
 import { randomFrameFor, mutate } from '../gen/random-packets';
-import { randomExpression } from '../gen/random-exprs';
+import { randomExpression, randomRuleLike } from '../gen/random-exprs';
 import { minimize, minimizeRefusal } from '../gen/minimize';
 import { oracleCompile, oracleMatchLoopSafe, type OracleAnswer } from '../gen/oracle';
 import { IP_LEVEL_EXPRS } from './exprs';
@@ -59,7 +59,8 @@ function round(seed: number, dir: string, mismatches: Mismatch[], problems: stri
     const capture = readCaptureFile(path);
     const name = `generated DLT ${dlt} (seed ${seed}) ${path.split('/').pop()}`;
 
-    const random = Array.from({ length: randomExprs }, () => randomExpression(r, 4, dlt === 1));
+    // Half from the full grammar (arithmetic across protocols), half shaped like real rules.
+    const random = Array.from({ length: randomExprs }, (_, i) => (i % 2 === 0 ? randomExpression(r, 4, dlt === 1) : randomRuleLike(r, dlt === 1)));
     const compiles = oracleCompile(oracleDlt(dlt), random);
     // "rejects all packets" rules go through the comparison (they must match nothing); other refusals must not be JavaScript.
     const runnable = compiles.map((a) => a.ok || a.error === REJECTS_ALL);

@@ -74,9 +74,10 @@ function ipv4Net(r: Prng): string {
 /** Primitives that only make sense on Ethernet; other link types get them rarely (to exercise refusals). */
 const ETHERNET_ONLY = new Set([2, 3, 4, 12, 13, 14, 21, 24]);
 
-function primitive(r: Prng, ethernet: boolean): string {
-  let k = r.int(30);
-  while (!ethernet && ETHERNET_ONLY.has(k) && r.chance(0.9)) k = r.int(30);
+/** @param kinds how many of the cases below to draw from (25: no arithmetic relations). */
+function primitive(r: Prng, ethernet: boolean, kinds = 30): string {
+  let k = r.int(kinds);
+  while (!ethernet && ETHERNET_ONLY.has(k) && r.chance(0.9)) k = r.int(kinds);
   const dir = r.chance(0.4) ? `${r.pick(DIRS)} ` : '';
   switch (k) {
     case 0: return `${dir}host ${r.pick(IPV4S)}`;
@@ -118,6 +119,34 @@ export function randomExpression(r: Prng, size = 4, ethernet = true): string {
     const rhs = r.chance(0.25) ? `(${randomExpression(r, 2, ethernet)})` : primitive(r, ethernet);
     out += ` ${conj} ${rhs}`;
     if (r.chance(0.15)) out = r.chance(0.5) ? `(${out})` : `!(${out})`;
+  }
+  return out;
+}
+
+/** A relation users actually write: one accessor, optionally masked, against a constant. */
+function simpleRelation(r: Prng, ethernet: boolean): string {
+  const protos = ethernet ? ['ether', 'ip', 'ip6', 'tcp', 'udp', 'icmp', 'icmp6', 'arp', 'vlan'] : ['ip', 'ip6', 'tcp', 'udp', 'icmp', 'icmp6', 'link'];
+  let proto = r.pick(protos);
+  if (proto === 'vlan') proto = 'ether'; // placeholder for a tagged frame's bytes
+  const size = r.pick(['', ':1', ':2', ':4']);
+  const idx = r.pick([0, 1, 2, 6, 9, 11, 12, 13, 14, 20, 40, 42, 51, r.int(64)]);
+  const acc = r.chance(0.1) ? r.pick(['tcp[tcpflags]', 'icmp[icmptype]', 'icmp6[icmp6type]', 'icmp[icmpcode]']) : `${proto}[${idx}${size}]`;
+  const masked = r.chance(0.4) ? `${acc} & 0x${r.pick([1, 2, 0x0f, 0x10, 0x80, 0xf0, 0xff, 0x1fff, 0xffff]).toString(16)}` : acc;
+  const lhs = r.chance(0.3) ? `(${masked})` : masked;
+  return `${lhs} ${r.pick(RELOPS)} ${r.pick(['0', '1', '2', '6', '17', '58', '0x80', '133', '135', '0x86dd', '255', String(r.int(256))])}`;
+}
+
+/** Expressions shaped like real bpfcountd rules: primitives and one-accessor relations under and/or/not. */
+export function randomRuleLike(r: Prng, ethernet = true): string {
+  const term = (): string => {
+    const t = r.chance(0.4) ? simpleRelation(r, ethernet) : primitive(r, ethernet, 25);
+    return r.chance(0.2) ? `not ${t}` : t;
+  };
+  let out = term();
+  const n = r.range(0, 3);
+  for (let i = 0; i < n; i++) {
+    const rhs = r.chance(0.2) ? `(${term()} ${r.pick(['and', 'or'])} ${term()})` : term();
+    out += ` ${r.pick(['and', 'or', 'and', '&&', '||'])} ${rhs}`;
   }
   return out;
 }
