@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { oracleCompile, oracleMatch } from '../gen/oracle';
 import { allCaptures, readExpressions } from './corpus';
-import { comparePackets, assertClean, recordFindings, runEngine, planText, type Mismatch } from './harness';
+import { checkSnapNeeded, describe, comparePackets, assertClean, recordFindings, runEngine, planText, type Mismatch } from './harness';
 
 /** Need packet direction metadata, which a savefile on Ethernet does not have. */
 const LIVE_ONLY = new Set(['inbound', 'outbound']);
@@ -29,10 +29,14 @@ test('accept corpus on every EN10MB capture agrees with libpcap packet by packet
   let compared = 0;
   let comparedPackets = 0;
   const fallbacks = new Map<string, string>();
+  let snapChecked = 0;
   for (const [ci, c] of captures.entries()) {
     const answers = oracleMatch(c.path, exprs);
     // Half the captures go through a buffer longer than caplen at an odd offset.
     const run = runEngine(exprs, 1, c.capture.packets, { padded: ci % 2 === 1 });
+    const snapMismatches = checkSnapNeeded(exprs, 1, c.capture.packets, run, answers.map((a) => (a.ok ? a.value : null)), c.name);
+    problems.push(...snapMismatches.map((m) => `snapNeeded too small: ${describe(m)}`));
+    snapChecked++;
     problems.push(...run.counterErrors.map((e) => `${c.name}: ${e}`));
     exprs.forEach((expr, i) => {
       const a = answers[i];
@@ -53,6 +57,7 @@ test('accept corpus on every EN10MB capture agrees with libpcap packet by packet
   }
   recordFindings('accept corpus', mismatches);
   console.log(`accept corpus: ${exprs.length} expressions x ${captures.length} Ethernet captures: ${compared} (expression, capture) pairs, ` +
+    `snapNeeded re-checked on ${snapChecked} captures, ` +
     `${comparedPackets} packet decisions compared, ${mismatches.length} mismatching; ${fallbacks.size} expressions fall back to libpcap` +
     (fallbacks.size ? `:\n  ${[...fallbacks].map(([e, r]) => `${e} (${r})`).join('\n  ')}` : ''));
   assertClean('accept corpus', problems, mismatches);

@@ -21,7 +21,7 @@ import { minimize, minimizeRefusal } from '../gen/minimize';
 import { oracleCompile, oracleMatchLoopSafe, type OracleAnswer } from '../gen/oracle';
 import { IP_LEVEL_EXPRS } from './exprs';
 import { engineDlts, oracleDlt, readExpressions } from './corpus';
-import { comparePackets, excuseOptimizerEffects, hexOf, assertClean, recordFindings, runEngine, planText, type EngineRun, type Mismatch } from './harness';
+import { checkSnapNeeded, describe, comparePackets, excuseOptimizerEffects, hexOf, assertClean, recordFindings, runEngine, planText, type EngineRun, type Mismatch } from './harness';
 
 const LINK_TYPES: readonly { dlt: number; packets: number; randomExprs: number }[] = [
   { dlt: 1, packets: 1500, randomExprs: 400 },
@@ -77,7 +77,10 @@ function round(seed: number, dir: string, mismatches: Mismatch[], problems: stri
         stats.refused++;
         if (p.engine === 'javascript') problems.push(`${label}: ${refusedRandom[i]} planned in JavaScript but libpcap refuses it: ${refusedWhy[i]}`);
       });
-      compareAll(label, path, engineDlt, dlt, exprs, answers, runEngine(exprs, engineDlt, capture.packets, { padded }), capture.packets, mismatches, problems, stats);
+      const run = runEngine(exprs, engineDlt, capture.packets, { padded });
+      compareAll(label, path, engineDlt, dlt, exprs, answers, run, capture.packets, mismatches, problems, stats);
+      const snap = checkSnapNeeded(exprs, engineDlt, capture.packets, run, answers.map((a) => (a.ok ? a.value : null)), label);
+      problems.push(...snap.map((m) => `snapNeeded too small: ${describe(m)}`));
     }
   }
 }

@@ -189,3 +189,39 @@ export function excuseOptimizerEffects(capturePath: string, exprs: readonly stri
   });
   return { kept, excused };
 }
+
+/**
+ * The daemon captures only plan.snapNeeded bytes per packet. Cut every packet
+ * to that length and run the rules again: wherever the engine agreed with
+ * libpcap on the whole packet (expected[i] = libpcap's answers), it must still
+ * agree on the cut one, else snapNeeded is too small. Returns the offenders.
+ */
+export function checkSnapNeeded(exprs: readonly string[], linkType: number, packets: readonly CapturedPacket[], run: EngineRun,
+  expected: readonly (string | null)[], capture: string): Mismatch[] {
+  const bySnap = new Map<number, number[]>();
+  run.plans.forEach((p, i) => {
+    if (p.engine !== 'javascript' || expected[i] === null || p.snapNeeded >= 65536) return;
+    const list = bySnap.get(p.snapNeeded) ?? [];
+    list.push(i);
+    bySnap.set(p.snapNeeded, list);
+  });
+  const out: Mismatch[] = [];
+  for (const [snap, idx] of bySnap) {
+    const cut = packets.map((p) => {
+      const caplen = Math.min(p.caplen, snap);
+      return { ...p, data: p.data.subarray(0, caplen), caplen };
+    });
+    const again = runEngine(idx.map((i) => exprs[i]), linkType, cut);
+    idx.forEach((i, k) => {
+      const want = expected[i] ?? '';
+      const full = run.bits[i] ?? '';
+      const got = again.bits[k] ?? '';
+      for (let n = 0; n < want.length; n++) {
+        if (want[n] === 'H' || full[n] !== want[n] || got[n] === want[n]) continue;
+        out.push({ expr: exprs[i], capture: `${capture} cut to snapNeeded=${snap}`, packet: n, expected: want[n] === '1' ? 'match' : 'no match',
+          got: got[n] === '1' ? 'match' : 'no match', hex: hexOf(packets[n]) });
+      }
+    });
+  }
+  return out;
+}
