@@ -5,7 +5,8 @@
  * backwards); its AH step sets the offset to (ahlen+2)*4 instead of adding it,
  * so a crafted IPv6 packet makes pcap_offline_filter spin forever. This is the
  * match mode of test/oracle/pcap-oracle.c with a time limit: an expression
- * that runs past it is re-run packet by packet with a per-packet limit, and
+ * that runs past it (in CPU time, so a busy machine does not trip it) is re-run
+ * packet by packet with a per-packet limit, and
  * packets libpcap never finishes are reported as 'H' instead of 0/1.
  *
  *   loopsafe-oracle CAPTURE EXPRFILE [noopt]   per expression: "OK <0/1/H per packet>" | "ERR <msg>"
@@ -28,7 +29,7 @@ static void on_alarm(int sig) { (void)sig; siglongjmp(timed_out, 1); }
 
 static void arm(long usec) {
 	struct itimerval t = { { 0, 0 }, { usec / 1000000, usec % 1000000 } };
-	setitimer(ITIMER_REAL, &t, NULL);
+	setitimer(ITIMER_VIRTUAL, &t, NULL);
 }
 
 static void one_line(const char *msg) {
@@ -55,7 +56,7 @@ int main(int argc, char **argv) {
 	if (r == -1) { fprintf(stderr, "%s\n", pcap_geterr(p)); return 2; }
 	FILE *list = strcmp(argv[2], "-") == 0 ? stdin : fopen(argv[2], "r");
 	if (!list) { perror(argv[2]); return 2; }
-	signal(SIGALRM, on_alarm);
+	signal(SIGVTALRM, on_alarm);
 	char *line = NULL; size_t linecap = 0; ssize_t n;
 	char *bits = malloc(npkts + 1);
 	while ((n = getline(&line, &linecap, list)) >= 0) {
