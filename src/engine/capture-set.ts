@@ -98,7 +98,7 @@ export class CaptureSet {
       if (message === undefined) valid.push(slot);
       else refused.set(slot, message);
     });
-    const js = planJavaScript(valid.map((slot) => spec.rules[slot].expr), valid, this.linkType, counters);
+    const js = planJavaScript(valid.map((slot) => spec.rules[slot].expr), valid, this.linkType, counters, spec.source.kind === 'file');
     const planOf = new Map<number, EnginePlan>();
     valid.forEach((slot, i) => planOf.set(slot, js.plans[i]));
 
@@ -146,7 +146,7 @@ export class CaptureSet {
     let snap = 0;
     for (const plan of plans) if (plan.engine === 'javascript') snap = Math.max(snap, plan.snapNeeded);
     if (this.spec.prefilter.trim() !== '') {
-      const [prefilterPlan] = planJavaScript([this.spec.prefilter], [0], this.linkType, new Counters(1)).plans;
+      const [prefilterPlan] = planJavaScript([this.spec.prefilter], [0], this.linkType, new Counters(1), false).plans;
       if (prefilterPlan.engine === 'javascript') snap = Math.max(snap, prefilterPlan.snapNeeded);
     }
     return Math.min(Math.max(snap, 1), MAX_SNAPLEN);

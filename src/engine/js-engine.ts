@@ -10,6 +10,11 @@ export interface JsPlan {
   /** Bytes from the start of the packet the rule may read. */
   snapNeeded: number;
   shiftsOffsets: boolean;
+  /**
+   * false: libpcap's optimiser drops a test of this rule, which only shows on
+   * packets cut short before the bytes the rule reads (caplen < wire length).
+   */
+  exactOnTruncated: boolean;
 }
 export interface LibpcapPlan {
   engine: 'libpcap';
@@ -30,12 +35,24 @@ export interface JsEvaluation {
  * limit, never the user's: such a rule goes to libpcap.
  */
 export function planJavaScript(exprs: readonly string[], slots: readonly number[], linkType: number,
-  counters: Counters): JsEvaluation {
+  counters: Counters, truncatedPackets: boolean): JsEvaluation {
   const compiled = compileMatcher(exprs.map((expr, i) => ({ slot: slots[i], expr })), linkType,
     counters.bytes, counters.packets);
+  // Capture files may hold packets cut short anywhere; a live capture's snap
+  // length covers every byte the rules read, so there it cannot happen.
+  if (truncatedPackets && compiled.plans.some((p) => p.engine === 'javascript' && !p.exactOnTruncated)) {
+    const keep = compiled.plans.map((p) => p.engine !== 'javascript' || p.exactOnTruncated);
+    const again = planJavaScript(exprs.filter((_, i) => keep[i]), slots.filter((_, i) => keep[i]), linkType, counters, false);
+    let next = 0;
+    const plans = keep.map((kept): EnginePlan => kept ? again.plans[next++]
+      : { engine: 'libpcap', reason: 'libpcap\'s optimiser changes it on packets cut short, as capture files may hold' });
+    return { plans, match: again.match, source: again.source };
+  }
   const plans = compiled.plans.map((plan): EnginePlan => {
     switch (plan.engine) {
-      case 'javascript': return { engine: 'javascript', snapNeeded: plan.snapNeeded, shiftsOffsets: plan.shiftsOffsets };
+      case 'javascript': return {
+        engine: 'javascript', snapNeeded: plan.snapNeeded, shiftsOffsets: plan.shiftsOffsets, exactOnTruncated: plan.exactOnTruncated,
+      };
       case 'libpcap': return { engine: 'libpcap', reason: plan.reason };
       case 'error': return { engine: 'libpcap', reason: `JavaScript engine refused it: ${plan.message}` };
     }
