@@ -21,15 +21,25 @@ export interface LiveOptions {
 /** The largest snap length libpcap uses (MAXIMUM_SNAPLEN). */
 export const MAX_SNAPLEN = 262144;
 
+/**
+ * open -> closing -> freed. The binding frees a handle only in a dispatch()
+ * after close(), and a live dispatch() reaches that only when a packet is
+ * waiting: a closed live handle is freed by the next packet that passes its
+ * filter (nothing is counted any more meanwhile).
+ */
+type HandleState = 'open' | 'closing' | 'freed';
+
 export class CaptureHandle {
   private readonly session: NativeSession;
   private readonly packet: Buffer;
   private readonly header: Buffer;
-  private closed = false;
+  private state: HandleState = 'open';
+  private sink: PacketSink;
   readonly linkType: number;
 
   private constructor(open: (session: NativeSession, onPacket: () => void) => string, bufferLength: number, sink: PacketSink) {
     this.session = new (nativePcap().PcapSession)();
+    this.sink = sink;
     const packet = Buffer.alloc(bufferLength);
     // An ArrayBuffer of its own keeps the uint32 view aligned.
     const headerBytes = new ArrayBuffer(16);
@@ -38,7 +48,7 @@ export class CaptureHandle {
     this.header = Buffer.from(headerBytes);
     const onPacket = (): void => {
       const caplen = header32[2];
-      sink(packet, caplen < bufferLength ? caplen : bufferLength, header32[3]);
+      this.sink(packet, caplen < bufferLength ? caplen : bufferLength, header32[3]);
     };
     this.linkType = linkTypeNumber(open(this.session, onPacket));
   }
@@ -60,8 +70,14 @@ export class CaptureHandle {
 
   /** Reads a capture file to its end. */
   readAll(): void {
+    if (this.dispatch() === -1) throw new Error('libpcap could not read the capture file (truncated or corrupt?)');
+  }
+
+  private dispatch(): number {
+    if (this.state === 'freed') return -2;
     const result = this.session.dispatch(this.packet, this.header);
-    if (result === -1) throw new Error('libpcap could not read the capture file (truncated or corrupt?)');
+    if (result === -2) this.state = 'freed';
+    return result;
   }
 
   /**
@@ -70,8 +86,8 @@ export class CaptureHandle {
    */
   startLive(onError: (message: string) => void): void {
     this.session.read_callback = () => {
-      if (this.closed) return;
-      if (this.session.dispatch(this.packet, this.header) === -1) onError('libpcap read error');
+      const result = this.dispatch();
+      if (result === -1 && this.state === 'open') onError('libpcap read error');
     };
     this.session.start_polling();
     // Packets may already be waiting before the first poll event.
@@ -79,7 +95,7 @@ export class CaptureHandle {
   }
 
   stats(): NativeStats | undefined {
-    if (this.closed) return undefined;
+    if (this.state !== 'open') return undefined;
     try {
       return this.session.stats();
     } catch {
@@ -88,13 +104,15 @@ export class CaptureHandle {
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    this.sink = ignorePacket;
     this.session.close();
-    // close() only breaks libpcap's loop; this dispatch sees that and frees the handle.
-    this.session.dispatch(this.packet, this.header);
+    this.dispatch();
   }
 }
 
 /** pcap_lookupnet() fails on interfaces without IPv4 address; that only matters for `ip broadcast`. */
 function ignoreWarning(): void {}
+
+function ignorePacket(): void {}

@@ -12,7 +12,8 @@ import { ConfigError } from '../config/errors';
 import { CaptureHandle, MAX_SNAPLEN, type PacketSink } from '../capture/handle';
 import { ExpressionChecker } from '../capture/validate';
 import { sharedKernelFilter } from '../capture/prefilter';
-import { usesKernelMetadata } from '../capture/live-only';
+import { isLiveOnlyRefusal, usesKernelMetadata } from '../capture/live-only';
+import { interfaceLinkType } from '../capture/interface-link';
 import { Counters } from './counters';
 import { planJavaScript, type EnginePlan } from './js-engine';
 import { joinPrefilter } from './prefilter-join';
@@ -85,10 +86,7 @@ export class CaptureSet {
 
   private openHandles(checker: ExpressionChecker): void {
     const { spec, counters } = this;
-    // A first handle tells the link type and whether libpcap takes the prefilter.
-    const probe = this.openMain(ignorePacket, MAX_SNAPLEN);
-    this.linkType = probe.linkType;
-    probe.close();
+    this.learnLinkType(checker);
 
     // libpcap has the last word on what is valid; its message names the rule.
     const valid: number[] = [];
@@ -102,6 +100,7 @@ export class CaptureSet {
     const planOf = new Map<number, EnginePlan>();
     valid.forEach((slot, i) => planOf.set(slot, js.plans[i]));
 
+    const ruleFilters: { rule: Rule; slot: number; filter: string }[] = [];
     spec.rules.forEach((rule, slot) => {
       const plan: EnginePlan = planOf.get(slot) ?? { engine: 'libpcap', reason: 'needs a live capture' };
       const info: RulePlanInfo = { rule, plan };
@@ -116,13 +115,7 @@ export class CaptureSet {
       const joined = joinPrefilter(spec.prefilter, rule.expr);
       info.kernelFilter = joined.filter;
       info.warning = joined.warning;
-      try {
-        this.ruleHandles.push(this.openHandle(joined.filter, MAX_SNAPLEN, countInto(counters, slot)));
-      } catch (err) {
-        // An expression refused on a savefile but fine live (inbound, ifindex...) got here.
-        const message = refused.get(slot) ?? (err as Error).message;
-        throw new ConfigError(rule.where, `rule '${rule.id}': ${message}`);
-      }
+      ruleFilters.push({ rule, slot, filter: joined.filter });
     });
 
     if (js.match) {
@@ -133,8 +126,38 @@ export class CaptureSet {
       this.kernelFilter = shared.filter;
       this.kernelFilterNote = shared.note;
       this.snapLength = this.sharedSnapLength(js.plans);
-      this.main = this.openHandle(this.kernelFilter, this.snapLength, js.match);
+      this.main = this.openMain(this.kernelFilter, js.match, this.snapLength);
     }
+    for (const { rule, slot, filter } of ruleFilters) {
+      try {
+        this.ruleHandles.push(this.openHandle(filter, MAX_SNAPLEN, countInto(counters, slot)));
+      } catch (err) {
+        const message = (err as Error).message;
+        // Refused on a capture file but maybe fine live (inbound, ifindex...): libpcap's live verdict.
+        if (refused.has(slot)) throw new ConfigError(rule.where, `rule '${rule.id}': ${message}`);
+        throw this.sourceError(message);
+      }
+    }
+  }
+
+  /** From sysfs where that is certain; otherwise from a first handle, which also checks the prefilter. */
+  private learnLinkType(checker: ExpressionChecker): void {
+    const { source, prefilter } = this.spec;
+    const known = source.kind === 'live' ? interfaceLinkType(source.ifname) : undefined;
+    if (known === undefined) {
+      const probe = this.openMain(prefilter, ignorePacket, MAX_SNAPLEN);
+      this.linkType = probe.linkType;
+      probe.close();
+      return;
+    }
+    this.linkType = known;
+    const message = prefilter.trim() === '' ? undefined : checker.check(prefilter, known);
+    if (message !== undefined && !isLiveOnlyRefusal(message)) throw new ConfigError('prefilter', `'${prefilter}': ${message}`);
+  }
+
+  private sourceError(message: string): ConfigError {
+    const { source } = this.spec;
+    return new ConfigError(source.kind === 'file' ? source.path : source.ifname, `cannot capture: ${message}`);
   }
 
   /**
@@ -159,12 +182,11 @@ export class CaptureSet {
       { filter, snapLength, bufferSize: source.bufferSize, timeoutMs: timeoutFor(filter) }, sink);
   }
 
-  /** The first handle: tells whether the source or the prefilter is at fault when libpcap refuses. */
-  private openMain(sink: PacketSink, snapLength: number): CaptureHandle {
-    const { source, prefilter } = this.spec;
-    const where = source.kind === 'file' ? source.path : source.ifname;
+  /** The first handle of a source: tells whether the source or the prefilter is at fault when libpcap refuses. */
+  private openMain(filter: string, sink: PacketSink, snapLength: number): CaptureHandle {
+    const { prefilter } = this.spec;
     try {
-      return this.openHandle(prefilter, snapLength, sink);
+      return this.openHandle(filter, snapLength, sink);
     } catch (err) {
       const message = (err as Error).message;
       if (prefilter.trim() !== '') {
@@ -177,7 +199,7 @@ export class CaptureSet {
         }
         if (sourceWorks) throw new ConfigError('prefilter', `'${prefilter}': ${message}`);
       }
-      throw new ConfigError(where, `cannot capture: ${message}`);
+      throw this.sourceError(message);
     }
   }
 

@@ -1,0 +1,24 @@
+/**
+ * The link type libpcap will report for a Linux interface, read from sysfs,
+ * so the daemon need not open a throw-away capture to learn it (the `pcap`
+ * binding can free a live handle only once a packet reaches it).
+ */
+import { readFileSync } from 'node:fs';
+import { DLT } from './binding';
+
+/** ARPHRD_* (include/uapi/linux/if_arp.h) -> DLT, where libpcap's choice is plain. */
+const BY_ARPHRD: Record<number, number> = {
+  1: DLT.EN10MB, // ARPHRD_ETHER
+  772: DLT.EN10MB, // ARPHRD_LOOPBACK: libpcap presents it as Ethernet
+  65534: DLT.RAW, // ARPHRD_NONE (tun): bare IP packets
+  803: DLT.IEEE802_11_RADIO, // ARPHRD_IEEE80211_RADIOTAP
+};
+
+/** undefined when sysfs does not say or the type is one where libpcap decides more subtly. */
+export function interfaceLinkType(ifname: string): number | undefined {
+  try {
+    return BY_ARPHRD[Number(readFileSync(`/sys/class/net/${ifname}/type`, 'utf8').trim())];
+  } catch {
+    return undefined;
+  }
+}
