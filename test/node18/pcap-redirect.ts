@@ -15,8 +15,12 @@ interface ResolvingModule {
   _resolveFilename(request: string, parent: unknown, isMain: boolean, options?: unknown): string;
 }
 
-/** build/test/node18 -> the repository root -> build/node18/node_modules. */
-export const node18Modules = join(__dirname, '..', '..', '..', 'build', 'node18', 'node_modules');
+/**
+ * run.sh names the folder (it runs a private copy of this file, which
+ * ./build.sh cannot delete mid-run); else build/test/node18 -> repo root.
+ */
+export const node18Modules = process.env.BPFCOUNTD_NODE18_MODULES ??
+  join(__dirname, '..', '..', '..', 'build', 'node18', 'node_modules');
 
 /** 'pcap' or 'pcap/<sub path>' become an absolute path into node18Modules. */
 export function redirectedRequest(request: string): string {

@@ -38,8 +38,11 @@ out=$(mktemp -d "$root/build/node18/run.XXXXXX")
 trap 'echo "node18: outputs kept in ${out#"$root"/}" >&2' EXIT
 # Every Node 18 process, including the test runner's children and anything a
 # test spawns through `node` or process.execPath, loads the Node 18 addon.
+# A private copy of the hook: a concurrent ./build.sh empties build/test.
+cp "$hook" "$out/pcap-redirect.js"
+export BPFCOUNTD_NODE18_MODULES="$root/build/node18/node_modules"
 path18="$root/build/node18/bin:$PATH"
-options18="${NODE_OPTIONS:-} --require \"$hook\""
+options18="${NODE_OPTIONS:-} --require \"$out/pcap-redirect.js\""
 run18() { PATH=$path18 NODE_OPTIONS=$options18 "$node18" "$@"; }
 echo "node18: $(run18 -p 'process.version + " abi " + process.versions.modules + ", pcap addon " + require.resolve("pcap/build/Release/pcap_binding.node")')"
 
@@ -68,7 +71,7 @@ tests=$(count tests); fail=$(count fail); cancelled=$(count cancelled); skipped=
 echo "node18: tests ${tests:-?} fail ${fail:-?} cancelled ${cancelled:-?} skipped ${skipped:-?} todo ${todo:-?} (TAP: ${out#"$root"/}/tests.tap)"
 # Failures are collected, so the smoke comparison below runs (and reports) anyway.
 problems=()
-if [ "$status" -eq 124 ]; then
+if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
 	problems+=("the tests did not finish within $limit s (NODE18_TEST_TIMEOUT); the file after the last one reported above hung")
 elif [ "$status" -ne 0 ]; then
 	problems+=("tests failed under Node 18 (exit $status)")
