@@ -38,7 +38,7 @@ import { CLOCK_TICKS, ksoftirqdPids, loadAverage, machineDelta, machineJiffies, 
 import { kernelFilterPlan, kernelFilterRefused, type KernelFilterPlan } from './prefilter/kernel-filter';
 import { replayRun, type ReplayRun } from './prefilter/replay';
 import { freifunkRules, variedRules, type BenchRule } from './prefilter/rules';
-import { fixed, median, signed, table } from './prefilter/table';
+import { fixed, iqr, median, signed, table } from './prefilter/table';
 import { controlFrames, unicastFrames } from './prefilter/traffic';
 
 const ROUTER_MAC = '02:ca:fe:00:00:01';
@@ -79,8 +79,6 @@ interface Workload {
 }
 
 const attributed = (s: Sample): number => s.captureCpu + s.senderCpu + s.ksoftirqdCpu;
-/** The attributed CPU as a share of the machine's 2 cores over the replay (what machine % would show on a quiet machine). */
-const attributedPct = (s: Sample): number => (100 * attributed(s)) / (2 * s.replaySeconds);
 
 function packetSockets(link: VethLink): number {
   return nsRun(link.recvNs, ['cat', '/proc/net/packet']).split('\n').filter((l) => l.trim() !== '').length - 1;
@@ -194,10 +192,13 @@ async function unicastPart(link: VethLink, workloads: readonly Workload[], confi
     const bPct = med(b, (s) => s.machinePct);
     const aAttr = med(a, attributed);
     const bAttr = med(b, attributed);
-    const bAttrPct = med(b, attributedPct);
+    // Extra attributed CPU as points of the 2 cores over the floor's replay time: what machine %
+    // would show on a quiet machine at the same rate (raw per-run shares swing with the replay rate).
+    const bSeconds = med(b, (s) => s.replaySeconds);
+    const pointsOverFloor = (attr: number): number => (100 * (attr - bAttr)) / (2 * bSeconds);
     console.log(`\n== ${w.name}: ${loop * FILE_FRAMES} frames per replay, medians of ${rounds} rounds ==`);
     console.log(table(
-      ['config', 'sockets', 'machine %', 'vs a (pp)', 'vs b (pp)', 'softirq %', 'capturer s', 'sender s', 'ksoftirqd s', 'attributed s', 'attr vs a', 'attr vs b', 'attr % 2 cores', 'vs b (pp)', 'replay pps', 'drops'],
+      ['config', 'sockets', 'machine %', 'vs a (pp)', 'vs b (pp)', 'softirq %', 'capturer s', 'sender s', 'ksoftirqd s', 'attributed s', 'attr IQR', 'attr vs a', 'attr vs b', 'vs b (pp)', 'replay pps', 'drops'],
       configs.map((c) => {
         const pct = med(c, (s) => s.machinePct);
         const attr = med(c, attributed);
@@ -205,12 +206,13 @@ async function unicastPart(link: VethLink, workloads: readonly Workload[], confi
         return [
           `${c.key} ${c.name}`, fixed(med(c, (s) => s.sockets), 0), fixed(pct, 1), signed(pct - aPct, 1), signed(pct - bPct, 1), fixed(med(c, (s) => s.softirqPct), 1),
           fixed(med(c, (s) => s.captureCpu), 2), fixed(med(c, (s) => s.senderCpu), 2), fixed(med(c, (s) => s.ksoftirqdCpu), 2),
-          fixed(attr, 2), signed(attr - aAttr, 2), signed(attr - bAttr, 2), fixed(med(c, attributedPct), 1), signed(med(c, attributedPct) - bAttrPct, 1),
+          fixed(attr, 2), iqr((samples.get(key(w, c)) ?? []).map(attributed)), signed(attr - aAttr, 2), signed(attr - bAttr, 2), signed(pointsOverFloor(attr), 1),
           fixed(med(c, (s) => s.pps), 0), drops.length ? `max ${Math.max(...drops)}` : '-',
         ];
       }),
     ));
     console.log(`  attributed = capturer + tcpreplay (sender, incl. softirq it ran) + ksoftirqd CPU seconds; baseline (a) ${fixed(aAttr, 2)} s`);
+    console.log(`  attr IQR = 25th-75th percentile over the rounds (the noise); vs b (pp) = (attributed - floor) as points of 2 cores over the floor's replay time (${fixed(bSeconds, 2)} s)`);
     if (aPct >= 97) console.log(`  NOTE: the machine was ${fixed(aPct, 0)}% busy even without capture (other processes): machine % cannot show the difference; read the attributed columns`);
     const byKey = (k: string): Config | undefined => configs.find((c) => c.key === k);
     const ratioRows: string[][] = [];
@@ -229,22 +231,22 @@ async function unicastPart(link: VethLink, workloads: readonly Workload[], confi
       const c = byKey(k);
       if (!c) continue;
       const d = med(c, (s) => s.machinePct) - bPct;
-      const da = med(c, attributedPct) - bAttrPct;
+      const da = pointsOverFloor(med(c, attributed));
       const machine = aPct >= 97 ? 'machine CPU saturated by others: n/a' : `${signed(d, 1)} pp machine CPU (${Math.abs(d) <= 3 ? 'within' : 'NOT within'} 3 points)`;
       console.log(`  ${k} ${c.name} vs the floor: ${machine}; ${signed(da, 1)} pp attributed (${Math.abs(da) <= 3 ? 'within' : 'NOT within'} 3 points)`);
     }
   }
 }
 
-async function controlPart(link: VethLink, workDir: string, rules: readonly BenchRule[], probePcap: string, packets: number): Promise<void> {
+async function controlPart(link: VethLink, workDir: string, label: string, rules: readonly BenchRule[], probePcap: string, packets: number): Promise<void> {
   const pcap = join(workDir, 'control.pcap');
   writeFileSync(pcap, encodeEthernetPcap(controlFrames(FILE_FRAMES, ROUTER_MAC)));
   const perFile = expectedCounts(pcap, rules, ROUTER_MAC);
   const matchedFrames = oracleCount(pcap, [expandRuleSet(rules, ROUTER_MAC).map((e) => `(${e})`).join(' or ')])[0];
-  console.log(`\n== Control-heavy replay: ${packets} small frames (ARP, ND, DHCP, DNS, multicast, batman), 18 Freifunk rules, -b 2097152 ==`);
+  console.log(`\n== Control-heavy replay: ${packets} small frames (ARP, ND, DHCP, DNS, multicast, batman), ${label} rules, -b 2097152 ==`);
   if (matchedFrames.ok) console.log(`  frames some rule matches: ${matchedFrames.packets} of ${FILE_FRAMES} per file`);
   const loop = Math.max(1, Math.round(packets / FILE_FRAMES));
-  const cap = await startDaemonCapturer(link, rules, workDir, 'control', probePcap);
+  const cap = await startDaemonCapturer(link, rules, workDir, `control-${rules.length}`, probePcap);
   const counts = cap.counts;
   if (!counts) throw new Error('daemon capturer without counters');
   const settled = async (): Promise<CountLine[]> => {
@@ -348,7 +350,10 @@ async function main(): Promise<void> {
       console.log(`\nunicast replays: ${rounds} rounds x 2 workloads x ${configs.length} configs, ${loop * FILE_FRAMES} frames of 1400 bytes each`);
       await unicastPart(link, [{ name: 'IPv4 unicast TCP', pcap: v4 }, { name: 'IPv4 + 30% IPv6 unicast TCP', pcap: mixed }], configs, rounds, loop);
     }
-    if (parts.has('control')) await controlPart(link, workDir, rules18, probePcap, controlPackets);
+    if (parts.has('control')) {
+      await controlPart(link, workDir, '18 Freifunk', rules18, probePcap, controlPackets);
+      await controlPart(link, workDir, '100 varied', rules100, probePcap, controlPackets);
+    }
     console.log(`\nload average at the end: ${loadAverage()}`);
   } finally {
     destroyLink(link);

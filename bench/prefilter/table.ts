@@ -6,6 +6,14 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/** "p25-p75" of the samples (nearest rank), to show the run-to-run noise beside a median. */
+export function iqr(xs: readonly number[], digits = 2): string {
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (s.length === 0) return '-';
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))];
+  return `${at(0.25).toFixed(digits)}-${at(0.75).toFixed(digits)}`;
+}
+
 export function fixed(x: number, digits: number): string {
   return Number.isFinite(x) ? x.toFixed(digits) : '-';
 }
