@@ -84,14 +84,22 @@ export class CaptureHandle {
    * Starts delivering live packets from the event loop. `onError` is called
    * once if libpcap reports an error (e.g. the interface went away).
    */
-  startLive(onError: (message: string) => void): void {
+  startLive(onError: (message: string) => void, alreadyPolling = false): void {
     this.session.read_callback = () => {
       const result = this.dispatch();
       if (result === -1 && this.state === 'open') onError('libpcap read error');
     };
+    if (alreadyPolling) return;
     this.session.start_polling();
     // Packets may already be waiting before the first poll event.
     setImmediate(() => this.session.read_callback?.());
+  }
+
+  /** Where packets go from now on; returns where they went. For handing a handle to a reloaded rule set. */
+  retarget(sink: PacketSink): PacketSink {
+    const previous = this.sink;
+    if (this.state === 'open') this.sink = sink;
+    return previous;
   }
 
   stats(): NativeStats | undefined {

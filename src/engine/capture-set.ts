@@ -53,6 +53,19 @@ function timeoutFor(filter: string): number {
   return usesKernelMetadata(filter) ? 0 : LIVE_TIMEOUT_MS;
 }
 
+/**
+ * A rule's own handle counts only the wire length. Immediate mode's
+ * TPACKET_V2 ring has one fixed-size frame per packet, sized from the snap
+ * length (up to 64 KiB with offloads): a full snap length would leave a
+ * 2 MiB ring 32 frames. Such filters read kernel metadata, which only the
+ * kernel can evaluate, and the kernel sees the whole packet, so a short snap
+ * length changes no result. Buffered (V3) rings pack packets by size.
+ */
+function ruleHandleSnapLength(filter: string): number {
+  return usesKernelMetadata(filter) ? METADATA_RULE_SNAPLEN : MAX_SNAPLEN;
+}
+const METADATA_RULE_SNAPLEN = 128;
+
 export class CaptureSet {
   readonly plans: RulePlanInfo[] = [];
   linkType = -1;
@@ -73,16 +86,76 @@ export class CaptureSet {
    * Opens every handle and compiles every rule. Throws ConfigError naming the
    * rule (or the prefilter) when libpcap refuses an expression.
    */
-  open(checker: ExpressionChecker): void {
+  open(checker: ExpressionChecker, donor?: CaptureSet): void {
     if (this.opened) return;
     this.opened = true;
+    this.donor = donor;
     try {
       this.openHandles(checker);
     } catch (err) {
+      this.giveBack();
       this.close();
       throw err;
+    } finally {
+      this.donor = undefined;
     }
   }
+
+  /**
+   * After a successful open() with a donor: closes the donor's handles this
+   * set did not take over.
+   */
+  closeUnused(): void {
+    this.close();
+  }
+
+  /** Handles taken over from the donor, with where their packets went before. */
+  private borrowed: { handle: CaptureHandle; sink: PacketSink; key: string; wasMain: boolean }[] = [];
+  private donor?: CaptureSet;
+
+  private giveBack(): void {
+    for (const { handle, sink, key, wasMain } of this.borrowed) {
+      handle.retarget(sink);
+      this.donor?.adopt(handle, key, wasMain);
+    }
+    const taken = new Set(this.borrowed.map((b) => b.handle));
+    this.main = this.main && taken.has(this.main) ? undefined : this.main;
+    this.ruleHandles = this.ruleHandles.filter((h) => !taken.has(h));
+    this.borrowed = [];
+  }
+
+  /** A reload keeps a capture whose filter, snap length and buffer are unchanged: no gap, no new socket. */
+  private takeOver(key: string, sink: PacketSink): CaptureHandle | undefined {
+    const donor = this.donor;
+    if (!donor) return undefined;
+    const released = donor.release(key);
+    if (!released) return undefined;
+    this.borrowed.push({ handle: released.handle, sink: released.handle.retarget(sink), key, wasMain: released.wasMain });
+    return released.handle;
+  }
+
+  private adopt(handle: CaptureHandle, key: string, asMain: boolean): void {
+    if (asMain) this.main = handle;
+    else this.ruleHandles.push(handle);
+    const same = this.keyed.get(key);
+    if (same) same.push(handle);
+    else this.keyed.set(key, [handle]);
+  }
+
+  /** Gives up the handle opened with `key` to a successor. */
+  private release(key: string): { handle: CaptureHandle; wasMain: boolean } | undefined {
+    const same = this.keyed.get(key) ?? [];
+    const at = same.findIndex((h) => h === this.main || this.ruleHandles.includes(h));
+    if (at < 0) return undefined;
+    const [handle] = same.splice(at, 1);
+    const wasMain = this.main === handle;
+    if (wasMain) this.main = undefined;
+    this.ruleHandles = this.ruleHandles.filter((h) => h !== handle);
+    return { handle, wasMain };
+  }
+
+  /** Live handles by what they were opened with. */
+  private readonly keyed = new Map<string, CaptureHandle[]>();
 
   private openHandles(checker: ExpressionChecker): void {
     const { spec, counters } = this;
@@ -130,7 +203,7 @@ export class CaptureSet {
     }
     for (const { rule, slot, filter } of ruleFilters) {
       try {
-        this.ruleHandles.push(this.openHandle(filter, MAX_SNAPLEN, countInto(counters, slot)));
+        this.ruleHandles.push(this.openHandle(filter, ruleHandleSnapLength(filter), countInto(counters, slot)));
       } catch (err) {
         const message = (err as Error).message;
         // Refused on a capture file but maybe fine live (inbound, ifindex...): libpcap's live verdict.
@@ -178,8 +251,13 @@ export class CaptureSet {
   private openHandle(filter: string, snapLength: number, sink: PacketSink): CaptureHandle {
     const { source } = this.spec;
     if (source.kind === 'file') return CaptureHandle.openFile(source.path, filter, sink);
-    return CaptureHandle.openLive(source.ifname,
+    const key = `${source.ifname}\0${filter}\0${snapLength}\0${source.bufferSize}`;
+    const handle = this.takeOver(key, sink) ?? CaptureHandle.openLive(source.ifname,
       { filter, snapLength, bufferSize: source.bufferSize, timeoutMs: timeoutFor(filter) }, sink);
+    const same = this.keyed.get(key);
+    if (same) same.push(handle);
+    else this.keyed.set(key, [handle]);
+    return handle;
   }
 
   /** The first handle of a source: tells whether the source or the prefilter is at fault when libpcap refuses. */
@@ -210,8 +288,12 @@ export class CaptureSet {
   }
 
   startLive(onError: (message: string) => void): void {
-    this.main?.startLive(onError);
-    for (const handle of this.ruleHandles) handle.startLive(onError);
+    const taken = new Set(this.borrowed.map((b) => b.handle));
+    for (const handle of this.handles()) {
+      // A handle taken over keeps polling; only its error handler is the new one's.
+      handle.startLive(onError, taken.has(handle));
+    }
+    this.borrowed = [];
   }
 
   /** Whether the JavaScript rules have the shared capture open. */
@@ -228,6 +310,7 @@ export class CaptureSet {
     for (const handle of this.ruleHandles) handle.close();
     this.main = undefined;
     this.ruleHandles = [];
+    this.keyed.clear();
   }
 }
 

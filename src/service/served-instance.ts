@@ -45,6 +45,10 @@ export function interfaceExists(ifname: string): boolean {
   return existsSync(`/sys/class/net/${ifname}`);
 }
 
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 function interfaceMac(ifname: string): string | undefined {
   try {
     return readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim();
@@ -83,7 +87,10 @@ export class ServedInstance {
   poll(): void {
     const present = interfaceExists(this.spec.ifname);
     if (this.capture && !present) this.lost('interface vanished');
-    else if (!this.capture && present) this.attach();
+    else if (!this.capture && present) {
+      const error = this.attach();
+      if (error !== undefined) this.reportAttachError(error);
+    }
     this.rates.sample(this.counters, Date.now());
   }
 
@@ -103,12 +110,22 @@ export class ServedInstance {
     }
   }
 
-  /** Applies a new spec: counters of rules whose id and expansion are unchanged carry over. */
+  /**
+   * Applies a new spec: counters of rules whose id and expansion are unchanged
+   * carry over; captures whose filter is unchanged are kept, so nothing is
+   * missed or counted twice. If the new rules cannot be opened, the old ones
+   * keep counting.
+   */
   async update(spec: ServedSpec): Promise<void> {
+    if (spec.socketPath !== this.spec.socketPath) {
+      this.socket?.close();
+      this.socket = new TextSocket(spec.socketPath, () => this.counterLines());
+      await this.socket.listen();
+    }
+    // From here on synchronous: no packet is delivered until the new set is in place.
+    const previous = { spec: this.spec, keys: this.keys, counters: this.counters, rates: this.rates, capture: this.capture };
     const keys = ruleKeys(spec.rules);
     const counters = new Counters(spec.rules.length);
-    const wasRunning = this.capture !== undefined;
-    this.detach();
     const oldSlot = new Map(this.keys.map((key, slot) => [key, slot]));
     keys.forEach((key, slot) => {
       const old = oldSlot.get(key);
@@ -116,16 +133,23 @@ export class ServedInstance {
       counters.bytes[slot] = this.counters.bytes[old];
       counters.packets[slot] = this.counters.packets[old];
     });
-    if (spec.socketPath !== this.spec.socketPath) {
-      this.socket?.close();
-      this.socket = new TextSocket(spec.socketPath, () => this.counterLines());
-      await this.socket.listen();
-    }
     this.spec = spec;
     this.keys = keys;
     this.counters = counters;
     this.rates = new RateWindow(spec.rules.length);
-    if (wasRunning || interfaceExists(spec.ifname)) this.attach();
+    this.capture = undefined;
+    this.state = 'waiting';
+    if (!previous.capture && !interfaceExists(spec.ifname)) return;
+    const error = this.attach(previous.capture);
+    if (error === undefined) {
+      previous.capture?.closeUnused();
+      return;
+    }
+    if (!previous.capture) return this.reportAttachError(error);
+    Object.assign(this, { spec: previous.spec, keys: previous.keys, counters: previous.counters, rates: previous.rates });
+    this.capture = previous.capture;
+    this.state = 'running';
+    this.options.log(`${spec.name}: reload refused, the previous rules keep counting: ${messageOf(error)}`);
   }
 
   stop(): void {
@@ -180,23 +204,19 @@ export class ServedInstance {
     return expandRules(spec.rules, mac);
   }
 
-  private attach(): void {
+  /** Returns the error instead of acting on it when the capture cannot be opened. */
+  private attach(donor?: CaptureSet): unknown {
     const { spec } = this;
-    let capture: CaptureSet | undefined;
+    let capture: CaptureSet;
     try {
       const rules = this.expand(spec) ?? [];
       capture = new CaptureSet({
         name: spec.name, prefilter: spec.prefilter, rules,
         source: { kind: 'live', ifname: spec.ifname, bufferSize: spec.bufferSize },
       }, this.counters);
-      capture.open(this.options.checker);
+      capture.open(this.options.checker, donor);
     } catch (err) {
-      if (!this.options.hotplug) return this.options.onFatal(err);
-      const message = err instanceof Error ? err.message : String(err);
-      // Keep waiting; say it once, not every second.
-      if (message !== this.lastError) this.options.log(`${spec.name}: not started: ${message}`);
-      this.lastError = message;
-      return;
+      return err;
     }
     this.lastError = undefined;
     this.capture = capture;
@@ -208,6 +228,15 @@ export class ServedInstance {
       this.options.log(`${spec.name}: warning: ${ownHandles} rules need a libpcap capture of their own `
         + `(the kernel runs each of their filters on every packet, each holds a ${spec.bufferSize}-byte buffer); see --check`);
     }
+    return undefined;
+  }
+
+  /** Without hot-plug fatal; otherwise the instance keeps waiting, and says so once. */
+  private reportAttachError(err: unknown): void {
+    if (!this.options.hotplug) return this.options.onFatal(err);
+    const message = messageOf(err);
+    if (message !== this.lastError) this.options.log(`${this.spec.name}: not started: ${message}`);
+    this.lastError = message;
   }
 
   private lost(why: string): void {
