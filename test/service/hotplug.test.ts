@@ -79,8 +79,9 @@ describe('service: hot-plug', () => {
   const plugMesh = async (mac: string): Promise<number> => {
     assert.ok(net && daemon);
     const from = daemon.stderr.length;
-    const t0 = Date.now();
     mesh = addVeth(net, 'mesh0', 'pmesh0', mac);
+    // From the moment the interface is up (creating it takes a few `ip` commands).
+    const t0 = Date.now();
     await waitForStderr(daemon, /mesh_in: counting[^]*mesh_any: counting|mesh_any: counting[^]*mesh_in: counting/, from, 5000);
     return Date.now() - t0;
   };
@@ -152,7 +153,7 @@ describe('service: hot-plug', () => {
     try {
       const deadline = Date.now() + 5000;
       while (countIn(await readCounts(sock('mesh_any')), ALL_ID).packets - countIn(before.get('mesh_any') ?? [], ALL_ID).packets < 300) {
-        assert.ok(Date.now() < deadline, 'the stream did not reach the daemon');
+        assert.ok(Date.now() < deadline, `the stream did not reach the daemon. ${daemon.describe()}`);
         await sleep(50);
       }
       const from = daemon.stderr.length;
@@ -175,7 +176,7 @@ describe('service: hot-plug', () => {
       writeEthernetPcap(prefix, Array.from({ length: seen }, (_, i) => streamFrames[i % STREAM_FRAMES]));
       const add = expectedCounts(prefix, MESH_RULES, MAC_A);
       const want = (before.get(name) ?? []).map((l, i) => ({ id: l.id, packets: l.packets + add[i].packets, bytes: l.bytes + add[i].bytes }));
-      assert.deepEqual(formatLines(kept), formatLines(want), `${name}: kept counters = before + libpcap's count of the first ${seen} stream frames`);
+      assert.deepEqual(formatLines(kept), formatLines(want), `${name}: kept counters = before + libpcap's count of the first ${seen} stream frames. ${daemon?.describe() ?? ''}`);
       s.expect.rebase(kept);
     }
 
