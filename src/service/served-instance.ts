@@ -10,6 +10,7 @@ import { expandRules, type Rule } from '../config/expand';
 import type { RuleLine } from '../config/filter-file';
 import { isLiveOnlyRefusal } from '../capture/live-only';
 import type { ExpressionChecker } from '../capture/validate';
+import { interfaceLinkType } from '../capture/interface-link';
 import { CaptureSet } from '../engine/capture-set';
 import { Counters } from '../engine/counters';
 import { RateWindow } from '../engine/rates';
@@ -44,6 +45,27 @@ const MAC_PLACEHOLDER = '$MAC';
 export function interfaceExists(ifname: string): boolean {
   return existsSync(`/sys/class/net/${ifname}`);
 }
+
+/**
+ * Throws ConfigError (file:line, rule id, libpcap's message) for a rule
+ * libpcap refuses; rules only a live capture can judge, and specs whose
+ * link type is unknown (interface missing), pass.
+ */
+export function validateSpec(spec: ServedSpec, linkType: number | undefined, checker: ExpressionChecker): void {
+  const mac = spec.mac ?? interfaceMac(spec.ifname);
+  const rules = expandRules(spec.rules, mac ?? MAC_PLACEHOLDER_VALUE);
+  const type = linkType ?? interfaceLinkType(spec.ifname);
+  if (type === undefined) return;
+  for (const rule of rules) {
+    const message = checker.check(rule.expr, type);
+    if (message !== undefined && !isLiveOnlyRefusal(message) && !message.includes('rejects all packets')) {
+      throw new ConfigError(rule.where, `rule '${rule.id}': ${message}`);
+    }
+  }
+}
+
+/** Any MAC will do to check a rule's syntax while the interface is missing. */
+const MAC_PLACEHOLDER_VALUE = '00:00:00:00:00:00';
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -95,19 +117,11 @@ export class ServedInstance {
   }
 
   /**
-   * Checks a new spec against libpcap without touching the running capture.
-   * Only possible while running (the link type is known then).
+   * Checks a new spec against libpcap without touching the running capture
+   * (link type from the running capture, or from sysfs).
    */
   validate(spec: ServedSpec): void {
-    if (!this.capture) return;
-    const rules = this.expand(spec);
-    if (rules === undefined) return;
-    for (const rule of rules) {
-      const message = this.options.checker.check(rule.expr, this.capture.linkType);
-      if (message !== undefined && !isLiveOnlyRefusal(message) && !message.includes('rejects all packets')) {
-        throw new ConfigError(rule.where, `rule '${rule.id}': ${message}`);
-      }
-    }
+    validateSpec(spec, this.capture?.linkType, this.options.checker);
   }
 
   /**

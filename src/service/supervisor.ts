@@ -9,7 +9,7 @@ import { ExpressionChecker } from '../capture/validate';
 import {
   UnknownInstanceError, type DaemonControl, type InstanceRules, type InstanceStats, type RulesReply, type StatsReply,
 } from './model';
-import { ServedInstance, type ServedSpec } from './served-instance';
+import { ServedInstance, validateSpec, type ServedSpec } from './served-instance';
 
 export interface SupervisorOptions {
   /** Reads the configuration; throws ConfigError (file:line) when it is invalid. */
@@ -105,9 +105,10 @@ export class Supervisor implements DaemonControl {
       const running = this.instances.get(spec.name);
       return running !== undefined && JSON.stringify(running.spec) !== JSON.stringify(spec);
     });
-    // Check every changed rule set with libpcap before anything is touched.
+    // Check every changed or new rule set with libpcap before anything is touched.
     try {
       for (const spec of changed) this.instances.get(spec.name)?.validate(spec);
+      for (const spec of specs) if (!this.instances.has(spec.name)) validateSpec(spec, undefined, this.checker);
     } catch (err) {
       this.options.log(`reload refused, configuration unchanged: ${err instanceof Error ? err.message : String(err)}`);
       return;
