@@ -310,8 +310,12 @@ export const FEED_PPS = 2000;
  * a capture (libpcap's immediate-mode block timeout is 1 ms) holds one frame.
  */
 export const WARM_UP_PPS = 500;
-/** At most this many frames of the first ring block may be lost per capture in a warm-up. */
-export const FIRST_BLOCK_FRAMES = 3;
+/**
+ * At most this many frames may be lost per capture in a warm-up (README:
+ * with a direction in the kernel filter the daemon uses immediate mode, so
+ * libpcap's user-space re-check covers at most the first packet).
+ */
+export const FIRST_BLOCK_FRAMES = 1;
 
 export function replayFeeds(feeds: readonly Feed[], pps = FEED_PPS): void {
   for (const f of feeds) for (const c of f.captures) replay(f.link, c, { pps });
