@@ -137,15 +137,25 @@ export async function startOrigLoop(link: VethLink, binary: string, rules: reado
   };
 }
 
-/** `count` packet sockets whose kernel filters reject every frame, and `unread` unfiltered ones never read (reject-sockets.c). */
-export async function startRejectSockets(link: VethLink, binary: string, count: number, unread = 0): Promise<Capturer> {
-  const child = spawn('ip', ['netns', 'exec', link.recvNs, binary, '-i', link.recvIf, '-n', String(count), '-u', String(unread)], { stdio: ['ignore', 'pipe', 'pipe'] });
+export interface IdleSockets {
+  /** Sockets with `filter` (default: reject everything). */
+  count: number;
+  filter?: string;
+  /** Unfiltered sockets nobody reads. */
+  unread?: number;
+}
+
+/** Packet sockets nobody reads (idle-sockets.c): see there. */
+export async function startIdleSockets(link: VethLink, binary: string, o: IdleSockets): Promise<Capturer> {
+  const argv = [binary, '-i', link.recvIf, '-n', String(o.count), '-u', String(o.unread ?? 0)];
+  if (o.filter !== undefined) argv.push('-F', o.filter);
+  const child = spawn('ip', ['netns', 'exec', link.recvNs, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   const io = collect(child);
-  await waitForText(io.err, /capturing/, io.exited, 'reject-sockets');
+  await waitForText(io.err, /capturing/, io.exited, 'idle-sockets');
   return {
     pid: child.pid ?? NaN,
     stop: async () => {
-      await stopChild(child, io, 'reject-sockets');
+      await stopChild(child, io, 'idle-sockets');
       return { stdout: io.out(), stderr: io.err() };
     },
   };
