@@ -48,6 +48,24 @@ const REJECTS_ALL = 'expression rejects all packets';
 /** Mismatching expressions shrunk per run (each costs a few oracle runs). */
 const MAX_MINIMIZED = 15;
 
+/** What the Ethernet captures must contain (counted by libpcap), or the comparison proves less than it claims. */
+const COVERAGE: readonly [string, string][] = [
+  ['VLAN-tagged', 'vlan'], ['QinQ (two tags)', 'vlan and vlan'], ['IPv4', 'ip'], ['IPv6', 'ip6'], ['ARP', 'arp'], ['RARP', 'rarp'],
+  ['IPv4 fragments (offset != 0)', 'ip[6:2] & 0x1fff != 0'], ['IPv4 more-fragments', 'ip[6] & 0x20 != 0'], ['IPv4 options', 'ip[0] & 0xf > 5'],
+  ['IPv6 hop-by-hop first', 'ip6[6] = 0'], ['IPv6 fragment header', 'ip6 protochain 44'], ['IPv6 AH', 'ip6 protochain 51'],
+  ['ICMPv6 ND (no ext hdr)', 'icmp6 and ip6[40] >= 133 and ip6[40] <= 136'], ['TCP', 'tcp'], ['UDP', 'udp'], ['DNS', 'port 53'], ['DHCP', 'port 67 or port 68'],
+  ['MPLS', 'mpls'], ['PPPoE session', 'pppoes'], ['802.3/LLC', 'llc'], ['broadcast', 'ether broadcast'], ['multicast', 'ether multicast and not ether broadcast'],
+];
+
+function assertCoverage(path: string, seed: number): void {
+  // Loop-safe: protochain can spin forever in libpcap on some generated packets.
+  const answers = oracleMatchLoopSafe(path, COVERAGE.map(([, e]) => e));
+  const truncated = readCaptureFile(path).packets.filter((p) => p.caplen < p.wirelen).length;
+  const missing = COVERAGE.filter((_, i) => { const a = answers[i]; return !a.ok || !a.value.includes('1'); }).map(([what]) => what);
+  if (truncated === 0) missing.push('truncated packets (caplen < wirelen)');
+  assert.deepEqual(missing, [], `generated Ethernet capture (seed ${seed}) lacks: ${missing.join(', ')}`);
+}
+
 function round(seed: number, dir: string, mismatches: Mismatch[], problems: string[], stats: RoundStats): void {
   const r = new Prng(seed);
   const accept = readExpressions('accept-en10mb.txt');
@@ -68,6 +86,7 @@ function round(seed: number, dir: string, mismatches: Mismatch[], problems: stri
     const refusedWhy = compiles.filter((_, i) => !runnable[i]).map((a) => (a.ok ? '' : a.error));
     const exprs = [...new Set([...IP_LEVEL_EXPRS, ...(dlt === 1 ? accept : []), ...random.filter((_, i) => runnable[i])])];
 
+    if (dlt === 1) assertCoverage(path, seed);
     const answers = oracleMatchLoopSafe(path, exprs);
     const padded = r.chance(0.5);
     for (const engineDlt of engineDlts(dlt)) {
