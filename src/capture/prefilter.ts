@@ -2,11 +2,19 @@
  * The kernel filter of the shared capture: only packets some rule can count
  * are copied to user space, so unicast traffic stays in the kernel.
  *
- *   (prefilter) and ((rule 1) or (rule 2) or ... or vlan)
+ *   (prefilter) and ((term 1) or (term 2) or ... or vlan)
  *
- * - Exact for untagged frames when no rule shifts offsets (vlan, mpls,
- *   pppoes, geneve shift every load after them in the text, also across
- *   `or`): a single shifting rule can still go last.
+ * - A load past the end of a packet aborts the WHOLE filter ("no match"), so
+ *   a plain OR of the rules would let one rule that reads far (`udp[10]`, on
+ *   a short UDP packet) hide the packet from every other rule. Each term is
+ *   therefore guarded by the packet length: a rule that reads at most N bytes
+ *   is tested only on packets of at least N bytes, where none of its loads
+ *   can fail; shorter packets get its coarse form (protocol tests), itself
+ *   guarded the same way, and pass when even that could read too far:
+ *     (len >= N and (rule)) or (len < N and (len < K or (coarse rule)))
+ * - Only when no rule shifts offsets (vlan, mpls, pppoes, geneve shift
+ *   every load after them in the text, also across `or`); otherwise the
+ *   prefilter alone.
  * - `or vlan` on Ethernet: the kernel sees VLAN-tagged frames with the tag
  *   stripped, user space sees them with the tag (as in a capture file), so
  *   tagged frames always go up and the JavaScript engine decides exactly.
@@ -18,6 +26,8 @@
  */
 import type { Expr } from '../filter/ast';
 import { parseFilter } from '../filter/parse';
+import { planRule } from '../filter';
+import { MAX_SNAPLEN } from './handle';
 
 export interface SharedFilter {
   /** '' = no kernel filter. */
@@ -43,7 +53,9 @@ export function sharedKernelFilter(prefilter: string, ruleExprs: readonly string
   if (rules.some((r) => r.ast === undefined)) return onlyPrefilter('a rule cannot be analysed');
   const plain = rules.filter((r) => !hasShift(r.ast));
   const shifting = rules.filter((r) => hasShift(r.ast));
-  if (shifting.length > 1) return onlyPrefilter('more than one rule shifts offsets (vlan/mpls/pppoes/geneve)');
+  // The OR must end in `vlan` (tagged frames, see above), and `vlan` shifts a rule after it: any
+  // rule that shifts offsets itself can go neither before nor after it.
+  if (shifting.length > 0) return onlyPrefilter('a rule shifts offsets (vlan/mpls/pppoes/geneve): rules are not joined');
   if (plain.some((r) => r.ast === null)) return onlyPrefilter('a rule matches every packet');
 
   const tagged = linkType === DLT_EN10MB ? ['vlan'] : [];
@@ -51,27 +63,53 @@ export function sharedKernelFilter(prefilter: string, ruleExprs: readonly string
     const terms: string[] = [];
     let everything = false;
     for (const { text, ast } of plain) {
-      if (level === 'exact') {
-        terms.push(text);
-        continue;
-      }
-      const coarse = coarsen(ast as Expr, level, true);
+      const coarse = level === 'exact' ? text : coarsen(ast as Expr, level, true);
       if (coarse === true) everything = true;
-      else if (coarse !== false) terms.push(print(coarse));
+      if (typeof coarse === 'boolean') continue;
+      const term = guardedTerm(typeof coarse === 'string' ? coarse : print(coarse), linkType,
+        coarsen(ast as Expr, 'protocols', true));
+      if (term === undefined) everything = true;
+      else terms.push(term);
     }
     if (everything) return onlyPrefilter(`a rule made coarse at level '${level}' matches everything`);
-    // The shifting rule goes last, where its shifts reach nothing else; `vlan` shifts nothing after it.
-    const unique = [...new Set(terms)];
-    if (shifting.length === 1) unique.push(shifting[0].text);
-    unique.push(...tagged);
+    // `vlan` last: it shifts what follows it.
+    const unique = [...new Set(terms), ...tagged];
     const joined = unique.map((t) => `(${t})`).join(' or ');
     const estimate = estimateInstructions(unique) + (base === '' ? 0 : 4 * countNodes(parse(base) ?? null));
     if (estimate > INSTRUCTION_BUDGET) continue;
     const filter = base === '' ? joined : `(${base}) and (${joined})`;
-    const how = level === 'exact' ? 'exactly the packets some rule can match' : `a superset (${level})`;
+    const how = level === 'exact'
+      ? 'exactly the packets some rule can match, among packets long enough for every rule\'s loads'
+      : `a superset (${level})`;
     return { filter, note: `${how}${tagged.length ? ', plus VLAN-tagged frames' : ''}; about ${estimate} BPF instructions` };
   }
   return onlyPrefilter(`the rules exceed the kernel filter budget of ${INSTRUCTION_BUDGET} instructions even when coarse`);
+}
+
+/** The most bytes an expression can read on this link type, or undefined when unbounded or unknown. */
+function readsUpTo(expr: string, linkType: number): number | undefined {
+  try {
+    const { plan } = planRule({ slot: 0, expr }, linkType);
+    return plan.engine === 'javascript' && plan.snapNeeded < MAX_SNAPLEN ? plan.snapNeeded : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `term` where none of its loads can abort the whole filter; undefined when
+ * that needs a term matching everything. `coarse` is a superset of `term`
+ * (null: none but true).
+ */
+function guardedTerm(term: string, linkType: number, coarse: Tri | null): string | undefined {
+  const reads = readsUpTo(term, linkType);
+  const coarseText = coarse === null || typeof coarse === 'boolean' ? undefined : print(coarse);
+  const coarseReads = coarseText === undefined ? undefined : readsUpTo(coarseText, linkType);
+  const short = coarseText === undefined || coarseReads === undefined ? undefined : `len < ${coarseReads} or (${coarseText})`;
+  if (reads === undefined) return short;
+  // A coarse form that reads as far as the rule itself saves nothing.
+  if (short === undefined || (coarseReads as number) >= reads) return `len < ${reads} or (${term})`;
+  return `(len >= ${reads} and (${term})) or (len < ${reads} and (${short}))`;
 }
 
 function parse(expr: string): Expr | null | undefined {
