@@ -3,8 +3,11 @@
  * snapshots of these; none of them touches a capture.
  */
 
-/** How a rule is evaluated: by the compiled JavaScript matcher, or by its own libpcap handle. */
-export type RuleEngine = 'javascript' | 'libpcap';
+/**
+ * How a rule is evaluated: by the compiled JavaScript matcher, or by its own
+ * libpcap handle; 'waiting' until the instance's interface exists.
+ */
+export type RuleEngine = 'javascript' | 'libpcap' | 'waiting';
 
 export interface RuleStats {
   id: string;

@@ -201,13 +201,20 @@ export class ServedInstance {
   }
 
   rulesInfo(): InstanceRules {
-    const plans = this.capture?.plans ?? [];
-    return {
+    const info = {
       interface: this.spec.ifname,
       prefilter: this.spec.prefilter,
       kernel_filter: this.capture?.kernelFilter ?? '',
       snaplen: this.capture?.snapLength ?? 0,
-      rules: plans.map(({ rule, plan }) => plan.engine === 'javascript'
+    };
+    if (!this.capture) {
+      // Not compiled before the interface exists (its MAC and link type are unknown).
+      const rules = expandRules(this.spec.rules, this.spec.mac ?? MAC_PLACEHOLDER);
+      return { ...info, rules: rules.map((rule) => ({ id: rule.id, expression: rule.expr, engine: 'waiting' })) };
+    }
+    return {
+      ...info,
+      rules: this.capture.plans.map(({ rule, plan }) => plan.engine === 'javascript'
         ? { id: rule.id, expression: rule.expr, engine: 'javascript' }
         : { id: rule.id, expression: rule.expr, engine: 'libpcap', reason: plan.reason }),
     };
