@@ -6,11 +6,12 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { INSTRUCTION_BUDGET, sharedKernelFilter } from '../../src/capture/prefilter';
+import { writeEthernetPcap } from '../support/pcap';
 import { buildOracle, ROOT, ruleEntries, sharedCaptures } from './helpers';
 
 const ORACLE = join(ROOT, 'build', 'pcap-oracle');
@@ -59,22 +60,8 @@ function shortFramesCapture(): string {
   frames.push(ether(0x0806, [0, 1, 8, 0, 6, 4, 0, 1, ...new Array<number>(20).fill(0)]));
   frames.push(ether(0x86dd, [0x60, 0, 0, 0, 0, 0, 58, 255]));
   frames.push([...mac, ...mac]);
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b2c3d4, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(262144, 16);
-  header.writeUInt32LE(1, 20);
-  const parts = [header];
-  frames.forEach((frame, i) => {
-    const record = Buffer.alloc(16);
-    record.writeUInt32LE(i, 0);
-    record.writeUInt32LE(frame.length, 8);
-    record.writeUInt32LE(frame.length, 12);
-    parts.push(record, Buffer.from(frame));
-  });
   const path = join(mkdtempSync(join(tmpdir(), 'bpfc-short-')), 'short.pcap');
-  writeFileSync(path, Buffer.concat(parts));
+  writeEthernetPcap(path, frames.map((frame) => Buffer.from(frame)));
   return path;
 }
 

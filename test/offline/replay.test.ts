@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { before, describe, it } from 'node:test';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeEthernetPcap } from '../support/pcap';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import {
@@ -54,24 +55,11 @@ describe('counters past 2^32', () => {
   it('sums wire lengths exactly beyond 32 bits', () => {
     // Three truncated frames whose wire length is almost 2^32 each: the byte count passes 2^33.
     const dir = mkdtempSync(join(tmpdir(), 'bpfc-big-'));
-    const header = Buffer.alloc(24);
-    header.writeUInt32LE(0xa1b2c3d4, 0);
-    header.writeUInt16LE(2, 4);
-    header.writeUInt16LE(4, 6);
-    header.writeUInt32LE(262144, 16);
-    header.writeUInt32LE(1, 20);
-    const parts = [header];
-    for (let i = 0; i < 3; i++) {
-      const record = Buffer.alloc(16 + 60);
-      record.writeUInt32LE(1700000000 + i, 0);
-      record.writeUInt32LE(60, 8);
-      record.writeUInt32LE(0xfffffff0 - i, 12);
-      record.fill(0xff, 16, 22); // broadcast destination
-      record.writeUInt16BE(0x0806, 16 + 12);
-      parts.push(record);
-    }
+    const frame = Buffer.alloc(60);
+    frame.fill(0xff, 0, 6); // broadcast destination
+    frame.writeUInt16BE(0x0806, 12);
     const capture = join(dir, 'big.pcap');
-    writeFileSync(capture, Buffer.concat(parts));
+    writeEthernetPcap(capture, [frame, frame, frame], [0xfffffff0, 0xfffffff0 - 1, 0xfffffff0 - 2]);
     const rules = join(dir, 'big.filters');
     writeFileSync(rules, 'all;len >= 0\narp;arp\nbcast;ether broadcast\n');
     assertExact(capture, rules);

@@ -37,8 +37,8 @@ export function readClassicPcap(path: string): ClassicCapture {
   return { linkType: u32(20) & 0xffff, frames };
 }
 
-/** Writes an Ethernet (DLT 1) capture; every frame is complete (caplen == wirelen). */
-export function encodeEthernetPcap(frames: readonly Buffer[]): Buffer {
+/** Writes an Ethernet (DLT 1) capture; frames are complete (caplen == wirelen) unless `wireLengths` says more. */
+export function encodeEthernetPcap(frames: readonly Buffer[], wireLengths: readonly number[] = []): Buffer {
   let size = 24;
   for (const f of frames) size += 16 + f.length;
   const out = Buffer.alloc(size);
@@ -52,15 +52,15 @@ export function encodeEthernetPcap(frames: readonly Buffer[]): Buffer {
     out.writeUInt32LE(1700000000 + Math.floor(i / 1000), off);
     out.writeUInt32LE((i % 1000) * 1000, off + 4);
     out.writeUInt32LE(f.length, off + 8);
-    out.writeUInt32LE(f.length, off + 12);
+    out.writeUInt32LE(wireLengths[i] ?? f.length, off + 12);
     f.copy(out, off + 16);
     off += 16 + f.length;
   });
   return out;
 }
 
-export function writeEthernetPcap(path: string, frames: readonly Buffer[]): void {
-  writeFileSync(path, encodeEthernetPcap(frames));
+export function writeEthernetPcap(path: string, frames: readonly Buffer[], wireLengths: readonly number[] = []): void {
+  writeFileSync(path, encodeEthernetPcap(frames, wireLengths));
 }
 
 function macText(b: Buffer, off: number): string {
