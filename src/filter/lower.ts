@@ -193,12 +193,14 @@ export class Lowering {
 
   private hostOrNet(q: Qualifiers, addr: 'host' | 'net', v: IdValue): Cond {
     if (v.type === 'eid') {
-      if (addr !== 'host' || (q.proto !== null && q.proto !== 'link')) unsupported('MAC address with this qualifier');
+      if (q.proto !== 'link') fail('ethernet address used in non-ether expression');
+      if (addr !== 'host') unsupported('MAC address with this qualifier');
       if (!this.macLink) fail('ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel');
       return this.etherHost(q.dir, macBytes(v.text));
     }
     if (v.type === 'hid6' || v.type === 'cidr6') {
       if (q.proto !== null && q.proto !== 'ip6') unsupported('IPv6 address with this qualifier');
+      if (v.type === 'cidr6' && addr !== 'net') fail('Mask syntax for networks only');
       const bits = v.type === 'cidr6' ? v.bits : 128;
       if (v.type === 'hid6' && addr === 'net') unsupported('ip6 net without prefix length');
       if (bits > 128) fail(`mask length must be <= 128`);

@@ -4,7 +4,7 @@
  * A bare value after and/or (`host a or b`) inherits the qualifiers of the term before it.
  */
 import type { Arith, ArithOp, Dir, Expr, IdValue, Qualifiers, RelOp } from './ast';
-import { fail, unsupported } from './errors';
+import { fail, FilterError, unsupported } from './errors';
 import { tokenize, type Token } from './tokenize';
 
 const PROTO_NAMES = new Set(['link', 'ip', 'arp', 'rarp', 'sctp', 'tcp', 'udp', 'icmp', 'igmp', 'igrp',
@@ -23,7 +23,10 @@ const ARITH_LEVELS: readonly (readonly string[])[] = [['|'], ['^'], ['&'], ['<<'
 /** The qualifier context libpcap calls `qerr`: a bare value here is a syntax error. */
 const NO_QUALIFIERS: Qualifiers | null = null;
 
-class Backtrack extends Error {}
+/** The value path does not apply here; unqualified: a value where no qualifiers are in effect (its position). */
+class Backtrack extends Error {
+  constructor(readonly unqualified = -1) { super('backtrack'); }
+}
 
 export function parseFilter(src: string): Expr | null {
   const toks = tokenize(src);
@@ -45,7 +48,12 @@ class Parser {
   constructor(private readonly toks: Token[]) {}
 
   peek(k = 0): Token { return this.toks[Math.min(this.i + k, this.toks.length - 1)]; }
-  private next(): Token { return this.toks[this.i++]; }
+  /** The next token; the end token is never consumed, so reading past it keeps returning it. */
+  private next(): Token {
+    const t = this.peek();
+    if (t.kind !== 'eof') this.i++;
+    return t;
+  }
   private isKw(t: Token, ...names: string[]): boolean { return t.kind === 'kw' && names.includes(t.text); }
   private isOp(t: Token, ...ops: string[]): boolean { return t.kind === 'op' && ops.includes(t.text); }
   private expectOp(op: string): Token {
@@ -69,15 +77,24 @@ class Parser {
   /** After and/or: a bare value (inheriting q) or a full term. */
   private idOrTerm(q: Qualifiers | null): Parsed {
     const save = this.i;
+    let unqualified = -1;
     if (this.startsBareId()) {
       try {
         return this.id(q);
       } catch (e) {
-        if (!(e instanceof Backtrack)) throw e;
+        // A parenthesis may open a list of values or a whole expression: retry as the latter.
+        if (!(e instanceof Backtrack) && !(e instanceof FilterError && this.isOp(this.toks[save], '('))) throw e;
+        if (e instanceof Backtrack) unqualified = e.unqualified;
         this.i = save;
       }
     }
-    return this.term(q);
+    try {
+      return this.term(q);
+    } catch (e) {
+      // `tcp and 80`: the value without qualifiers is the mistake, not what follows it.
+      if (e instanceof FilterError && unqualified >= 0) throw new FilterError(e.message, unqualified);
+      throw e;
+    }
   }
 
   /** Whether the next tokens read as a value rather than a term (decided like yacc's one-token lookahead). */
@@ -271,7 +288,7 @@ class Parser {
       default:
         throw new Backtrack();
     }
-    if (q === null) fail('syntax error', t.pos);
+    if (q === null) throw new Backtrack(t.pos);
     return { node: { kind: 'addr', q, value, pos: t.pos }, q };
   }
 
