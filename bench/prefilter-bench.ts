@@ -23,7 +23,9 @@
  *       [--control-packets 400000] [--parts filters,unicast,control]
  * Needs root, tcpreplay, tcpdump, cc and libpcap-dev.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { countOf, sleep } from '../test/support/daemon';
 import { probeFrame, expectedCounts } from '../test/support/live-count';
@@ -166,12 +168,13 @@ function printFilterPlans(plans: ReadonlyArray<[string, KernelFilterPlan]>): voi
   ])));
   console.log('  every socket runs its own filter on every frame of the link (in the sender\'s softirq on a veth)');
   for (const [name, p] of plans) {
+    if (p.note !== '') console.log(`  ${name}: ${p.note}`);
     if (p.filter !== undefined && p.instructions > 4096) console.log(`  ${name}: ${p.instructions} instructions exceed BPF_MAXINSNS (4096): the kernel will refuse it`);
     if (p.ownHandles.length > 0) console.log(`  ${name}: own handles for ${p.ownHandles.map((h) => `${h.id} (${h.instructions})`).join(', ')}`);
   }
 }
 
-async function unicastPart(link: VethLink, workloads: readonly Workload[], configs: readonly Config[], rounds: number, loop: number): Promise<void> {
+async function unicastPart(link: VethLink, workloads: readonly Workload[], configs: readonly Config[], rounds: number, loop: number, kernelFilters: ReadonlyMap<string, string | undefined>): Promise<void> {
   const samples = new Map<string, Sample[]>();
   const key = (w: Workload, c: Config): string => `${w.name}/${c.key}`;
   const t0 = Date.now();
@@ -187,6 +190,13 @@ async function unicastPart(link: VethLink, workloads: readonly Workload[], confi
       }
     }
     console.log(`  round ${round}/${rounds} done (${((Date.now() - t0) / 1000).toFixed(0)} s, load ${loadAverage()})`);
+  }
+
+  for (const c of configs.filter((x) => x.key === 'c' || x.key === 'd')) {
+    const runs = workloads.flatMap((w) => samples.get(key(w, c)) ?? []);
+    const refused = runs.filter((s) => s.refused !== undefined);
+    const none = kernelFilters.has(c.key) && kernelFilters.get(c.key) === undefined;
+    console.log(`\n${c.name}: ${none ? 'NO kernel filter (every frame to user space), ' : ''}${refused.length === 0 ? `no "Kernel filter failed" warning on the daemon's stderr in ${runs.length} runs${none ? '' : ' (the kernel took its filter)'}` : `${refused.length} of ${runs.length} runs: ${refused[0].refused}`}`);
   }
 
   for (const w of workloads) {
@@ -363,7 +373,8 @@ async function main(): Promise<void> {
       configs.push({ key: 'm', name: `${AMPLIFY} x reject-all filter`, start: () => startIdleSockets(link, idleSockets, { count: AMPLIFY }) });
       const loop = Math.max(1, Math.round(packets / FILE_FRAMES));
       console.log(`\nunicast replays: ${rounds} rounds x 2 workloads x ${configs.length} configs, ${loop * FILE_FRAMES} frames of 1400 bytes each`);
-      await unicastPart(link, [{ name: 'IPv4 unicast TCP', pcap: v4 }, { name: 'IPv4 + 30% IPv6 unicast TCP', pcap: mixed }], configs, rounds, loop);
+      await unicastPart(link, [{ name: 'IPv4 unicast TCP', pcap: v4 }, { name: 'IPv4 + 30% IPv6 unicast TCP', pcap: mixed }], configs, rounds, loop,
+        new Map([['c', plan18.filter], ['d', plan100.filter]]));
     }
     if (parts.has('control')) {
       await controlPart(link, workDir, '18 Freifunk', rules18, probePcap, controlPackets);
@@ -375,7 +386,27 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : String(err));
-  process.exit(1);
-});
+/**
+ * dist/ is rebuilt by others while a run lasts several minutes: the run uses
+ * a copy of the bundle made at its start (next to dist/, so `pcap` still
+ * resolves from the repository's node_modules), via BPFCOUNTD_DAEMON.
+ */
+function runOnSnapshot(): void {
+  const dir = join(REPO_ROOT, 'build', 'prefilter-bench');
+  mkdirSync(dir, { recursive: true });
+  const snapshot = join(dir, 'bpfcountd.snapshot.js');
+  copyFileSync(join(REPO_ROOT, 'dist', 'bpfcountd.js'), snapshot);
+  const head = spawnSync('git', ['-C', REPO_ROOT, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).stdout.trim();
+  const sha = createHash('sha256').update(readFileSync(snapshot)).digest('hex').slice(0, 12);
+  console.log(`daemon: snapshot of dist/bpfcountd.js (sha256 ${sha}), repository at ${head}`);
+  const child = spawnSync(process.execPath, process.argv.slice(1), { stdio: 'inherit', env: { ...process.env, BPFCOUNTD_DAEMON: snapshot } });
+  process.exit(child.status ?? 1);
+}
+
+if (process.env.BPFCOUNTD_DAEMON === undefined) runOnSnapshot();
+else {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.stack ?? err.message : String(err));
+    process.exit(1);
+  });
+}

@@ -19,6 +19,8 @@ export interface KernelFilterPlan {
   instructions: number;
   /** tcpdump's complaint if it could not compile the filter. */
   compileError?: string;
+  /** The daemon's explanation under the kernel filter line (e.g. why there is none). */
+  note: string;
   /** The daemon's own estimate ("about N BPF instructions"), if it prints one. */
   daemonEstimate?: number;
   /**
@@ -60,7 +62,10 @@ export function kernelFilterPlan(link: VethLink, rules: readonly BenchRule[], wo
   const snapLength = Number(m[2]);
   const estimate = /about (\d+) BPF instructions/.exec(check.stdout);
   const ownHandles = ownHandleFilters(check.stdout).map((h) => ({ ...h, instructions: countInstructions(link, h.filter).instructions }));
-  const base = { snapLength, ownHandles, daemonEstimate: estimate ? Number(estimate[1]) : undefined };
+  const lines = check.stdout.split('\n');
+  const next = lines[lines.indexOf(line) + 1] ?? '';
+  const note = /^\s+\(.*\)\s*$/.test(next) ? next.trim() : '';
+  const base = { snapLength, ownHandles, note, daemonEstimate: estimate ? Number(estimate[1]) : undefined };
   if (m[1] === '(none)') return { ...base, instructions: 0 };
   const filter = m[1];
   const counted = countInstructions(link, filter);
