@@ -5,11 +5,29 @@
  * BENCH_MIX_PACKETS (default 1000000), BENCH_RUNS (whole-process runs per
  * side, default 3), BENCH_SKIP_PROCESS=1 skips the whole-process comparison.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureMix, BENCH_MAC } from './mix';
 import { BENCH_OUT, ROOT } from './peers';
 import { C_EXAMPLE, acceptCorpusRules, benchOne, formatFilterTable, freifunkRules, headOfCapture, table, type FilterBenchRow, type PacketSet } from './filter-bench';
 import { runProcessBench } from './process-bench';
+
+function wholeProcess(capture: string, filters: string, label: string, runs: number): void {
+  try {
+    const r = runProcessBench(capture, filters, BENCH_MAC, runs);
+    console.log(`\nWhole process, -r ${capture.replace(`${ROOT}/`, '')} -f ${label} (median of ${r.runs} alternating runs each):`);
+    console.log(table(['program', 'CPU s (user+sys)', 'wall s', 'max RSS MB'], [
+      ['node dist/bpfcountd.js', r.node.cpu.toFixed(2), r.node.wall.toFixed(2), (r.node.rssKb / 1024).toFixed(0)],
+      ['C loop (bench/peer/bpfcountd-c.c)', r.c.cpu.toFixed(2), r.c.wall.toFixed(2), (r.c.rssKb / 1024).toFixed(0)],
+    ]));
+    console.log(`CPU ratio node/C (medians): ${(r.node.cpu / r.c.cpu).toFixed(2)}; outputs ${r.outputsAgree ? 'identical' : 'DIFFER'}; ` +
+      `runs: node ${r.nodeCpu.map((x) => x.toFixed(2)).join(' ')} s, C ${r.cCpu.map((x) => x.toFixed(2)).join(' ')} s`);
+    if (!r.outputsAgree) { console.log(r.detail); process.exitCode = 1; }
+  } catch (err) {
+    console.log(`\nWhole-process comparison (${label}) not run: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+}
 
 function main(): void {
   const minSeconds = Number(process.env.BENCH_MIN_SECONDS ?? '1');
@@ -38,21 +56,14 @@ function main(): void {
   console.log(formatFilterTable(rows));
 
   if (process.env.BENCH_SKIP_PROCESS === '1') return;
-  const filters = join(ROOT, 'bench', 'freifunk.filters');
-  try {
-    const r = runProcessBench(mixPath, filters, BENCH_MAC, runs);
-    console.log(`\nWhole process, -r ${mixPath.replace(`${ROOT}/`, '')} -f bench/freifunk.filters (median of ${r.runs} alternating runs each):`);
-    console.log(table(['program', 'CPU s (user+sys)', 'wall s', 'max RSS MB'], [
-      ['node dist/bpfcountd.js', r.node.cpu.toFixed(2), r.node.wall.toFixed(2), (r.node.rssKb / 1024).toFixed(0)],
-      ['C loop (bench/peer/bpfcountd-c.c)', r.c.cpu.toFixed(2), r.c.wall.toFixed(2), (r.c.rssKb / 1024).toFixed(0)],
-    ]));
-    console.log(`CPU ratio node/C (medians): ${(r.node.cpu / r.c.cpu).toFixed(2)}; outputs ${r.outputsAgree ? 'identical' : 'DIFFER'}; ` +
-      `runs: node ${r.nodeCpu.map((x) => x.toFixed(2)).join(' ')} s, C ${r.cCpu.map((x) => x.toFixed(2)).join(' ')} s`);
-    if (!r.outputsAgree) { console.log(r.detail); process.exitCode = 1; }
-  } catch (err) {
-    console.log(`\nWhole-process comparison not run: ${(err as Error).message}`);
-    process.exitCode = 1;
-  }
+  // The accept corpus as a filter file (inbound/outbound cannot run on a file): many rules, some left to libpcap.
+  const acceptFilters = join(BENCH_OUT, 'accept-corpus.filters');
+  writeFileSync(acceptFilters, corpus.exprs.map((e, i) => `c${i};${e}\n`).join(''));
+  const whole: [string, string, string][] = [
+    [mixPath, join(ROOT, 'bench', 'freifunk.filters'), 'bench/freifunk.filters'],
+    [headOfCapture(mixPath, Math.min(200000, mixPackets), join(BENCH_OUT, 'mix-200k.pcap')).path, acceptFilters, `the accept corpus (${corpus.exprs.length} rules)`],
+  ];
+  for (const [capture, filters, label] of whole) wholeProcess(capture, filters, label, runs);
   if (rows.some((r) => !r.countsAgree)) process.exitCode = 1;
 }
 
