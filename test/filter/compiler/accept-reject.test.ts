@@ -16,8 +16,10 @@ function generator(seed: number): () => string {
   const protos = ['', 'ip ', 'ip6 ', 'tcp ', 'udp ', 'arp ', 'rarp ', 'ether ', 'sctp ', 'icmp ', 'link '];
   const dirs = ['', 'src ', 'dst ', 'src or dst ', 'src and dst '];
   const aquals = ['host ', 'net ', 'port ', 'portrange ', 'proto ', 'protochain ', 'gateway ', ''];
+  // Names only where libpcap looks up services/protocols: as host names it would ask DNS (slow, offline).
   const vals = ['1.2.3.4', '10', '10.1', '10.0.0.0/8', '10.0.0.0 mask 255.0.0.0', 'fe80::1', 'fe80::/10', '00:11:22:33:44:55',
-    'domain', '53', '1-100', 'http', '\\tcp', 'udp', '17', '0', '65536', '10.0.0.1/8'];
+    '53', '17', '0', '65536', '10.0.0.1/8'];
+  const names = ['domain', '1-100', 'http', '\\tcp', 'udp', 'bootps-bootpc'];
   const accs = ['ether', 'ip', 'ip6', 'tcp', 'udp', 'icmp', 'icmp6', 'arp', 'igmp', 'vrrp', 'sctp', 'pim', 'link'];
   const simple = ['ip', 'ip6', 'tcp', 'udp', 'icmp', 'icmp6', 'arp', 'vlan', 'vlan 10', 'mpls', 'mpls 5', 'pppoes', 'pppoes 3',
     'pppoed', 'llc', 'stp', 'iso', 'ipx', 'ether broadcast', 'ether multicast', 'ip multicast', 'ip6 multicast', 'ip broadcast',
@@ -35,7 +37,9 @@ function generator(seed: number): () => string {
     const k = rnd(6);
     if (k === 0) return `${arith(2)} ${pick(['=', '!=', '>', '<', '>=', '<=', '=='])} ${arith(2)}`;
     if (k === 1) return pick(simple);
-    return `${pick(protos)}${pick(dirs)}${pick(aquals)}${pick(vals)}`;
+    const aqual = pick(aquals);
+    const named = aqual === 'port ' || aqual === 'portrange ' || aqual === 'proto ' || aqual === 'protochain ';
+    return `${pick(protos)}${pick(dirs)}${aqual}${named && rnd(2) ? pick(names) : pick(vals)}`;
   };
   const expr = (d: number): string => {
     if (d <= 0 || rnd(3) === 0) return prim();
