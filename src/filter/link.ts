@@ -82,7 +82,7 @@ const PPP_FOR_ETHERTYPE: ReadonlyMap<number, number> = new Map([
  * Test that the network protocol is `type` (an EtherType above 1500) in state s.
  * Returns null when this engine does not know the encoding (caller falls back to libpcap).
  */
-export function ethertypeTest(s: LinkState, type: number): Cond | null {
+export function ethertypeTest(s: LinkState, type: number, insideHost = false): Cond | null {
   switch (s.kind) {
     case 'ethertype': return s.llc === 'ether' ? etherLinkType(s, type) : s.llc === 'sll' ? sllLinkType(s, type) : eq(load(s.typeOff, 2), type);
     case 'ppp': return eq(load(s.typeOff, 2), PPP_FOR_ETHERTYPE.get(type) ?? type);
@@ -100,7 +100,8 @@ export function ethertypeTest(s: LinkState, type: number): Cond | null {
     }
     case 'mpls': {
       const version = type === ETH_IP ? 0x40 : type === ETH_IP6 ? 0x60 : -1;
-      if (version < 0) fail('unsupported protocol over mpls');
+      // `host`/`net` after mpls test only IPv4 (their ARP/RARP parts vanish); `arp` alone is refused.
+      if (version < 0) return insideHost ? FALSE : fail('unsupported protocol over mpls');
       // Bottom-of-stack bit of the last label, then the IP version nibble.
       return and(maskedEq(load(s.nl - 2, 1), 1, 1, 1), maskedEq(load(s.nl, 1), 0xf0, version, 1));
     }

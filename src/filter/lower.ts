@@ -3,7 +3,7 @@
  * order in which libpcap's code generator tests things, so that a load past the
  * captured length aborts the rule at the same point as in BPF.
  */
-import type { Arith, Expr, IdValue, Qualifiers } from './ast';
+import type { Arith, ArithOp, Expr, IdValue, Qualifiers } from './ast';
 import { fail, unsupported } from './errors';
 import {
   and, andAll, cmp, eq, FALSE, TRUE, load, maskedEq, not, num, or, orAll, type Cond, type Val,
@@ -107,8 +107,8 @@ export class Lowering {
   }
 
   // ---- protocols ----
-  private ethertype(t: number): Cond {
-    const c = ethertypeTest(this.state, t);
+  private ethertype(t: number, insideHost = false): Cond {
+    const c = ethertypeTest(this.state, t, insideHost);
     if (!c) unsupported(`EtherType 0x${t.toString(16)} on ${this.link.name}`);
     return c;
   }
@@ -250,7 +250,7 @@ export class Lowering {
     const a = address >>> 0, m = mask >>> 0;
     const ip = (): Cond => and(this.ipv4(), this.dirTest(q.dir,
       () => maskedEq(load(this.nl + 12, 4), m, a, 4), () => maskedEq(load(this.nl + 16, 4), m, a, 4)));
-    const arpLike = (type: number): Cond => and(this.ethertype(type), this.dirTest(q.dir,
+    const arpLike = (type: number): Cond => and(this.ethertype(type, q.proto === null), this.dirTest(q.dir,
       () => maskedEq(load(this.nl + 14, 4), m, a, 4), () => maskedEq(load(this.nl + 24, 4), m, a, 4)));
     switch (q.proto) {
       case null: return orAll([ip(), arpLike(ETH_ARP), arpLike(ETH_RARP)]);
@@ -385,8 +385,8 @@ export class Lowering {
       case '<': test = not(cmp('ge', a, b)); break;
       default: test = not(cmp('eq', a, b)); break;
     }
-    // libpcap tests the protocols of the right operand's accessors, then the left's, then loads.
-    const checks = [...rightChecks, ...leftChecks];
+    // libpcap tests the protocols of the left operand's accessors, then the right's, then loads.
+    const checks = [...leftChecks, ...rightChecks];
     return checks.length ? and(andAll(checks), test) : test;
   }
 
@@ -394,13 +394,17 @@ export class Lowering {
     switch (x.kind) {
       case 'num': return num(x.value);
       case 'len': return { k: 'len' };
-      case 'neg': return { k: 'neg', a: this.arith(x.arg, checks) };
+      case 'neg': {
+        const a = this.arith(x.arg, checks);
+        return a.k === 'const' ? num((-a.v) >>> 0) : { k: 'neg', a };
+      }
       case 'bin': {
         const a = this.arith(x.left, checks);
-        const b = this.arith(x.right, checks);
+        // libpcap's gen_arth keeps only the left operand's protocol checks; the right operand's
+        // loads still happen, at the offsets its protocol implies, without their checks.
+        const b = this.arith(x.right, []);
         if (x.op === '/' || x.op === '%' || x.op === '<<' || x.op === '>>') this.checkDivisor(x.op, x.right, b, x.pos);
-        if (a.k === 'const' && b.k === 'const') return num(foldConstant(x.op, a.v, b.v));
-        return { k: 'bin', op: x.op, a, b };
+        return foldLikeOptimizer(x.op, a, b);
       }
       case 'load': return this.accessor(x.proto, x.index, x.size as 1 | 2 | 4, checks);
     }
@@ -418,7 +422,7 @@ export class Lowering {
     if (first !== null && shift && first > 31) fail('shift by more than 31 bits', pos);
     if (folded.k === 'const') {
       if (!shift && folded.v === 0) fail(op === '/' ? 'division by zero' : 'modulus by zero', pos);
-      if (shift && folded.v > 31) unsupported('shift count folded above 31');
+      if (shift && folded.v > 31) fail('shift by more than 31 bits', pos);
       return;
     }
     // A computed divisor may fold to a constant in libpcap's optimizer (x & 0, x * 0 ...).
@@ -468,6 +472,24 @@ function hasOp(v: Val, ops: readonly string[]): boolean {
   if (v.k === 'neg') return true;
   if (v.k === 'load') return hasOp(v.off, ops);
   return false;
+}
+
+/**
+ * The algebra libpcap's optimizer applies, loads included: x op 0 is x for + << >> | ^ and 0 for
+ * * &; 0 op x is x for + | ^ and 0 for * / % & << >> (the loads of x, and a division by zero at run
+ * time, disappear with it).
+ */
+function foldLikeOptimizer(op: ArithOp, a: Val, b: Val): Val {
+  if (a.k === 'const' && b.k === 'const') return num(foldConstant(op, a.v, b.v));
+  if (b.k === 'const' && b.v === 0) {
+    if (op === '+' || op === '<<' || op === '>>' || op === '|' || op === '^') return a;
+    if (op === '*' || op === '&') return num(0);
+  }
+  if (a.k === 'const' && a.v === 0) {
+    if (op === '+' || op === '|' || op === '^') return b;
+    if (op === '*' || op === '/' || op === '%' || op === '&' || op === '<<' || op === '>>') return num(0);
+  }
+  return { k: 'bin', op, a, b };
 }
 
 /** uint32 arithmetic on constants, as libpcap's optimizer folds it. */

@@ -17,8 +17,16 @@ const FOREIGN_KEYWORDS = new Set(['fddi', 'tr', 'wlan', 'type', 'subtype', 'dir'
   'vci', 'connectmsg', 'metaconnect', 'reason', 'action', 'fisu', 'lssu', 'lsu', 'msu', 'hfisu', 'hlssu',
   'hmsu', 'sio', 'opc', 'dpc', 'sls', 'hsio', 'hopc', 'hdpc', 'hsls', 'ifname', 'rset', 'rnr', 'srnr']);
 const REL_OPS = new Set(['>', '>=', '=', '<=', '<', '!=']);
-/** Binary arithmetic operators by binding strength (C's). */
-const ARITH_LEVELS: readonly (readonly string[])[] = [['|'], ['^'], ['&'], ['<<', '>>'], ['+', '-'], ['*', '/', '%']];
+/**
+ * Binding strength of binary arithmetic operators as libpcap 1.10.3's grammar resolves them: C-like
+ * for | & << >> + - * /, but `%` and `^` have no declared precedence, so yacc always shifts them:
+ * they bind tighter than anything to their left, and their right operand is the whole rest
+ * (`a + b % c * d` is `a + (b % (c * d))`).
+ */
+const BINARY_POWER: ReadonlyMap<string, number> = new Map([
+  ['|', 1], ['&', 2], ['<<', 3], ['>>', 3], ['+', 4], ['-', 4], ['*', 5], ['/', 5], ['%', 100], ['^', 100],
+]);
+const UNARY_MINUS_POWER = 6;
 
 /** The qualifier context libpcap calls `qerr`: a bare value here is a syntax error. */
 const NO_QUALIFIERS: Qualifiers | null = null;
@@ -108,7 +116,7 @@ class Parser {
   }
 
   private continuesArith(t: Token): boolean {
-    return t.kind === 'op' && (REL_OPS.has(t.text) || ARITH_LEVELS.some((l) => l.includes(t.text)));
+    return t.kind === 'op' && (REL_OPS.has(t.text) || BINARY_POWER.has(t.text));
   }
 
   private term(q: Qualifiers | null): Parsed {
@@ -293,21 +301,28 @@ class Parser {
   }
 
   // ---- arithmetic ----
-  arith(level = 0): Arith {
-    if (level === ARITH_LEVELS.length) return this.unary();
-    let left = this.arith(level + 1);
+  /** Arithmetic by binding power: operators stronger than minPower extend the left operand. */
+  arith(minPower = 0): Arith {
+    let left = this.unary();
     for (;;) {
       const t = this.peek();
-      if (t.kind !== 'op' || !ARITH_LEVELS[level].includes(t.text)) return left;
+      const power = t.kind === 'op' ? BINARY_POWER.get(t.text) : undefined;
+      if (power === undefined || power <= minPower) return left;
       this.next();
-      const right = this.arith(level + 1);
+      // %, ^: the right operand is everything that follows; others group to the left.
+      const right = this.arith(power === 100 ? 0 : power);
       left = { kind: 'bin', op: t.text as ArithOp, left, right, pos: t.pos };
     }
   }
 
+  /** An operand for unary minus: only % and ^ (always shifted by yacc) continue inside it. */
+  private arithAbove(power: number): Arith {
+    return this.arith(power);
+  }
+
   private unary(): Arith {
     const t = this.next();
-    if (this.isOp(t, '-')) return { kind: 'neg', arg: this.unary() };
+    if (this.isOp(t, '-')) return { kind: 'neg', arg: this.arithAbove(UNARY_MINUS_POWER) };
     if (t.kind === 'num') return { kind: 'num', value: t.value };
     if (this.isKw(t, 'len')) return { kind: 'len' };
     if (this.isOp(t, '(')) {

@@ -175,6 +175,8 @@ export function tokenize(src: string): Token[] {
         if (parseIPv6(hexc)) { out.push({ kind: 'hid6', text: hexc, value: 0, pos: i }); i += hexc.length; continue; }
       }
       if (c === ':') { out.push({ kind: 'op', text: ':', value: 0, pos: i }); i++; continue; }
+      // Twelve hex digits are a MAC address even when they are all decimal digits (libpcap's lexer).
+      if (/^[0-9A-Fa-f]{12}$/.test(word)) { out.push({ kind: 'eid', text: word, value: 0, pos: i }); i += word.length; continue; }
       const num = matchAt(NUM_RE, src, i);
       const hid = matchAt(HID_RE, src, i);
       if (hid.length >= word.length && hid.length > num.length) {
