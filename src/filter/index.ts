@@ -10,6 +10,7 @@ import { Lowering } from './lower';
 import { chooseShared, optimizerRemovesTests, simplify, snapNeeded } from './optimize';
 import { parseFilter } from './parse';
 import { TRUE } from './ir';
+import type { Expr } from './ast';
 
 export { describeLinkType } from './link';
 
@@ -41,10 +42,13 @@ export function planRule(rule: RuleInput, linkType: number): { plan: RulePlan; c
   try {
     const ast = parseFilter(rule.expr);
     if (!link) return { plan: { slot: rule.slot, engine: 'libpcap', reason: `link type ${linkType} not supported` }, cond: null };
-    const lowering = new Lowering(link);
+    const chain = ast !== null && hasProtochain(ast);
+    const lowering = new Lowering(link, chain);
     const cond = simplify(ast === null ? TRUE : lowering.lower(ast));
     if (cond.k === 'false') return { plan: { slot: rule.slot, engine: 'libpcap', reason: 'expression rejects all packets' }, cond: null };
-    const exactOnTruncated = optimizerRemovesTests(cond) === false;
+    // With protochain (a loop), libpcap's optimizer is only partly effective; beyond protochain
+    // alone, which loads it keeps is not modelled here: exact only on packets holding every byte read.
+    const exactOnTruncated = optimizerRemovesTests(cond) === false && (!chain || ast.kind === 'addr');
     return {
       plan: { slot: rule.slot, engine: 'javascript', snapNeeded: snapNeeded(cond), shiftsOffsets: lowering.shifted, exactOnTruncated },
       cond,
@@ -53,6 +57,15 @@ export function planRule(rule: RuleInput, linkType: number): { plan: RulePlan; c
     if (e instanceof FilterError) return { plan: { slot: rule.slot, engine: 'error', message: e.message }, cond: null };
     if (e instanceof Unsupported) return { plan: { slot: rule.slot, engine: 'libpcap', reason: e.message }, cond: null };
     throw e;
+  }
+}
+
+function hasProtochain(e: Expr): boolean {
+  switch (e.kind) {
+    case 'and': case 'or': return hasProtochain(e.left) || hasProtochain(e.right);
+    case 'not': return hasProtochain(e.arg);
+    case 'addr': return e.q.addr === 'protochain';
+    default: return false;
   }
 }
 

@@ -36,7 +36,11 @@ export class Lowering {
   private linkHdr = 0;
   private macLink: boolean;
 
-  constructor(private readonly link: LinkLayer) {
+  /**
+   * @param unoptimized the filter contains protochain: libpcap's optimizer then leaves much of the
+   *   generated program alone (see index.ts), which matters for loads it would otherwise drop.
+   */
+  constructor(private readonly link: LinkLayer, private readonly unoptimized = false) {
     this.state = initialState(link);
     this.macLink = link.hasMac;
   }
@@ -211,8 +215,13 @@ export class Lowering {
       if (words.some((w, i) => (w & ~masks[i]) !== 0)) unsupported('IPv6 address with non-network bits');
       const match = (off: number): Cond => {
         const parts: Cond[] = [];
-        for (let i = 0; i < 4; i++) if (masks[i] !== 0) parts.push(maskedEq(load(this.nl + off + 4 * i, 4), masks[i], words[i], 4));
-        return parts.length ? andAll(parts) : unsupported('zero-length IPv6 prefix');
+        // libpcap's optimizer drops the words a prefix masks out entirely, loads included; but in a
+        // filter with protochain (a loop) it leaves the program as generated, loading all four.
+        if (bits === 0 && !this.unoptimized) return TRUE;
+        for (let i = 0; i < 4; i++) {
+          if (masks[i] !== 0 || this.unoptimized) parts.push(maskedEq(load(this.nl + off + 4 * i, 4), masks[i], words[i], 4));
+        }
+        return andAll(parts);
       };
       return and(this.ipv6(), this.dirTest(q.dir, () => match(8), () => match(24)));
     }
@@ -248,10 +257,12 @@ export class Lowering {
       return unsupported('this address form');
     }
     const a = address >>> 0, m = mask >>> 0;
+    // A /0 network matches any address: libpcap's optimizer drops the loads as well.
+    const addrTest = (off: number): Cond => (m === 0 ? TRUE : maskedEq(load(this.nl + off, 4), m, a, 4));
     const ip = (): Cond => and(this.ipv4(), this.dirTest(q.dir,
-      () => maskedEq(load(this.nl + 12, 4), m, a, 4), () => maskedEq(load(this.nl + 16, 4), m, a, 4)));
+      () => addrTest(12), () => addrTest(16)));
     const arpLike = (type: number): Cond => and(this.ethertype(type, q.proto === null), this.dirTest(q.dir,
-      () => maskedEq(load(this.nl + 14, 4), m, a, 4), () => maskedEq(load(this.nl + 24, 4), m, a, 4)));
+      () => addrTest(14), () => addrTest(24)));
     switch (q.proto) {
       case null: return orAll([ip(), arpLike(ETH_ARP), arpLike(ETH_RARP)]);
       case 'ip': return ip();
