@@ -49,9 +49,14 @@ export class Prng {
   }
 }
 
-/** The seed from an environment variable, or a fresh one (printed by the caller). */
-export function seedFromEnv(name: string): number {
+/**
+ * The seed from an environment variable: a number, or `random` for a fresh
+ * one (printed by the caller); unset means the fixed default, so CI runs are
+ * reproducible.
+ */
+export function seedFromEnv(name: string, fixedDefault: number): number {
   const v = process.env[name];
-  if (v !== undefined && v !== '') return Number(v) >>> 0;
-  return (Date.now() ^ (process.pid << 16)) >>> 0;
+  if (v === undefined || v === '') return fixedDefault >>> 0;
+  if (v === 'random') return (Date.now() ^ (process.pid << 16)) >>> 0;
+  return Number(v) >>> 0;
 }
