@@ -268,7 +268,7 @@ class Generator {
         const a = this.val(v.a);
         const b = this.val(v.b);
         switch (v.op) {
-          case '+': return `((${a} + ${b}) >>> 0)`;
+          case '+': return v.exact ? `(${a} + ${b})` : `((${a} + ${b}) >>> 0)`;
           case '-': return `((${a} - ${b}) >>> 0)`;
           case '*': return `(Math.imul(${a}, ${b}) >>> 0)`;
           case '/': return v.b.k === 'const' ? `((${a} / ${b}) >>> 0)` : `((${a} / ${this.nonZero(b)}) >>> 0)`;

@@ -11,7 +11,8 @@ export type Val =
   | { k: 'load'; off: Val; size: 1 | 2 | 4 }
   /** The IPv4 header length 4*(p[off]&0xf): BPF's `ldxb`. */
   | { k: 'ihl'; off: number }
-  | { k: 'bin'; op: ArithOp; a: Val; b: Val }
+  /** exact: an offset sum as BPF forms [x + k], not wrapped to 32 bits (bounds are checked instead). */
+  | { k: 'bin'; op: ArithOp; a: Val; b: Val; exact?: boolean }
   | { k: 'neg'; a: Val };
 
 export type CmpOp = 'eq' | 'gt' | 'ge' | 'set';

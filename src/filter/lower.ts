@@ -432,8 +432,10 @@ export class Lowering {
     if (first !== null && !shift && first === 0) fail(op === '/' ? 'division by zero' : 'modulus by zero', pos);
     if (first !== null && shift && first > 31) fail('shift by more than 31 bits', pos);
     if (folded.k === 'const') {
-      if (!shift && folded.v === 0) fail(op === '/' ? 'division by zero' : 'modulus by zero', pos);
-      if (shift && folded.v > 31) fail('shift by more than 31 bits', pos);
+      // Whether libpcap's optimizer refuses a divisor or shift count it folds to a constant depends on
+      // the surrounding code; only libpcap can tell (its refusal wins in the daemon anyway).
+      if (!shift && folded.v === 0) unsupported('divisor folds to 0: libpcap decides');
+      if (shift && folded.v > 31) unsupported('shift count folds above 31: libpcap decides');
       return;
     }
     // A computed divisor may fold to a constant in libpcap's optimizer (x & 0, x * 0 ...).
@@ -443,10 +445,15 @@ export class Lowering {
   private accessor(proto: string, index: Arith, size: 1 | 2 | 4, checks: Cond[]): Val {
     const inner: Cond[] = [];
     const idx = this.arith(index, inner);
-    const at = (base: Val | number): Val => {
-      if (typeof base === 'number' && idx.k === 'const') return load(base + idx.v, size);
-      const b: Val = typeof base === 'number' ? num(base) : base;
-      return load(idx.k === 'const' && idx.v === 0 ? b : { k: 'bin', op: '+', a: b, b: idx }, size);
+    // BPF's indexed load [x + k] adds the constant offset k without wrapping (it checks bounds
+    // instead), while the index x itself is uint32 arithmetic, IPv4 header length included.
+    const at = (base: number, ihl = false): Val => {
+      const x: Val | null = ihl
+        ? (idx.k === 'const' ? { k: 'ihl', off: this.nl } : { k: 'bin', op: '+', a: idx, b: { k: 'ihl', off: this.nl } })
+        : (idx.k === 'const' ? null : idx);
+      const k = idx.k === 'const' ? base + idx.v : base;
+      if (x === null) return load(k, size);
+      return load({ k: 'bin', op: '+', a: x, b: num(k), exact: true }, size);
     };
     switch (proto) {
       case 'link':
@@ -457,7 +464,7 @@ export class Lowering {
         return at(this.nl);
       case 'tcp': case 'udp': case 'sctp': case 'icmp': case 'igmp': case 'igrp': case 'pim': case 'vrrp': case 'carp':
         checks.push(this.ipv4(), ...inner, eq(load(this.nl + 9, 1), IPPROTO[proto]), this.notFragment());
-        return at({ k: 'bin', op: '+', a: { k: 'ihl', off: this.nl }, b: num(this.nl) });
+        return at(this.nl, true);
       case 'icmp6':
         checks.push(this.ipv6(), eq(load(this.nl + 6, 1), IPPROTO.icmp6), ...inner);
         return at(this.nl + 40);

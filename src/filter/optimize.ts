@@ -152,7 +152,7 @@ export function valKey(v: Val): string {
     case 'ihl': return `x${v.off}`;
     case 'load': return `[${valKey(v.off)}:${v.size}]`;
     case 'neg': return `-(${valKey(v.a)})`;
-    case 'bin': return `(${valKey(v.a)}${v.op}${valKey(v.b)})`;
+    case 'bin': return `(${valKey(v.a)}${v.op}${v.exact ? '!' : ''}${valKey(v.b)})`;
   }
 }
 
@@ -183,24 +183,32 @@ export function optimizerRemovesTests(c: Cond, budget = 50000): boolean | null {
   let steps = 0;
   let removed = false;
   // Facts: test key -> outcome, and value -> the constant it was found equal to.
-  const walk = (n: Dag, known: Map<string, boolean>, equalTo: Map<string, number>): number => {
+  // libpcap's optimizer also pulls a comparison of a value up to an earlier failed comparison of the
+  // same value (`net a or net b` tests both sources before both destinations). If tests reading
+  // further into the packet lie between them, a short packet can match in libpcap where in-order
+  // evaluation aborts: `pulls` tracks failed equality tests and the furthest load since.
+  type Pull = { v: string; k: number; high: number; max: number };
+  const walk = (n: Dag, known: Map<string, boolean>, equalTo: Map<string, number>, pulls: readonly Pull[]): number => {
     if (!('key' in n)) return n.id;
     if (++steps > budget) throw new Error('budget');
     const decided = known.get(n.key);
-    if (decided !== undefined) return walk(decided ? n.t : n.f, known, equalTo);
+    if (decided !== undefined) return walk(decided ? n.t : n.f, known, equalTo, pulls);
     if (n.op === 'eq' && n.k !== null) {
       const eqK = equalTo.get(n.valueKey);
-      if (eqK !== undefined && eqK !== n.k) return walk(n.f, known, equalTo);
+      if (eqK !== undefined && eqK !== n.k) return walk(n.f, known, equalTo, pulls);
+      if (pulls.some((p) => p.v === n.valueKey && p.k !== n.k && p.max > p.high)) removed = true;
     }
     if (n.valueKey.startsWith('#') && n.k !== null && n.op !== 'chain') {
       const a = Number(n.valueKey.slice(1));
       const r = n.op === 'eq' ? a === n.k : n.op === 'gt' ? a > n.k : n.op === 'ge' ? a >= n.k : (a & n.k) !== 0;
-      return walk(r ? n.t : n.f, known, equalTo);
+      return walk(r ? n.t : n.f, known, equalTo, pulls);
     }
+    const after = pulls.map((p) => (n.ends.high > p.max ? { ...p, max: n.ends.high } : p));
+    const failed = n.op === 'eq' && n.k !== null ? [...after, { v: n.valueKey, k: n.k, high: n.ends.high, max: 0 }] : after;
     const kt = new Map(known).set(n.key, true);
     const et = n.op === 'eq' && n.k !== null ? new Map(equalTo).set(n.valueKey, n.k) : equalTo;
-    const t = walk(n.t, kt, et);
-    const f = walk(n.f, new Map(known).set(n.key, false), equalTo);
+    const t = walk(n.t, kt, et, after);
+    const f = walk(n.f, new Map(known).set(n.key, false), equalTo, failed);
     // Dropping a test changes a verdict only if its loads could abort where every way on to
     // "accept" would not have aborted anyway (aborting rejects, like the "reject" end).
     if (t === f) {
@@ -224,7 +232,7 @@ export function optimizerRemovesTests(c: Cond, budget = 50000): boolean | null {
     return id;
   };
   try {
-    if (walk(root, new Map(), new Map()) === REJECT.id) return true;
+    if (walk(root, new Map(), new Map(), []) === REJECT.id) return true;
   } catch {
     return null;
   }

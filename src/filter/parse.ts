@@ -88,7 +88,10 @@ class Parser {
     let unqualified = -1;
     if (this.startsBareId()) {
       try {
-        return this.id(q);
+        const value = this.id(q);
+        // `(0) >> 1 = x`: a parenthesised number followed by arithmetic is an operand after all.
+        if (!this.continuesArith(this.peek())) return value;
+        this.i = save;
       } catch (e) {
         // A parenthesis may open a list of values or a whole expression: retry as the latter.
         if (!(e instanceof Backtrack) && !(e instanceof FilterError && this.isOp(this.toks[save], '('))) throw e;
