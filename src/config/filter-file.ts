@@ -3,8 +3,8 @@
  * Blank lines and lines starting with `#` are skipped. `$MAC` and `${id}` are
  * expanded later (see expand.ts), once the interface's MAC is known.
  */
-import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors';
+import { readConfigText } from './read';
 
 export interface RuleLine {
   id: string;
@@ -15,14 +15,7 @@ export interface RuleLine {
 }
 
 export function readFilterFile(path: string): RuleLine[] {
-  let content: string;
-  try {
-    content = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new ConfigError(path, `cannot read filter file (${code})`);
-  }
-  return parseFilterText(content, path);
+  return parseFilterText(readConfigText(path, 'filter file'), path);
 }
 
 export function parseFilterText(content: string, file: string): RuleLine[] {

@@ -28,8 +28,8 @@
  * - An unquoted `;` (libuci treats it as a command separator and, for
  *   `config t; option ...`, drops the options that follow): quote the value.
  */
-import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors';
+import { readConfigText } from './read';
 
 export interface UciItem {
   value: string;
@@ -73,14 +73,7 @@ const TYPE = /^[\x21-\x7e]+$/;
 const BLANK = new Set([' ', '\t', '\r', '\v', '\f']);
 
 export function readUciFile(path: string): UciPackage {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new ConfigError(path, `cannot read UCI file (${code})`);
-  }
-  return parseUci(text, path);
+  return parseUci(readConfigText(path, 'UCI file'), path);
 }
 
 export function parseUci(text: string, file: string): UciPackage {
