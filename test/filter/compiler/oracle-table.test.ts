@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { planRule } from '../../../src/filter';
@@ -85,6 +85,7 @@ test('packets cut short at every length: loads past caplen abort like BPF', () =
     writePcap(file, cap);
     bad.push(...compare(file, cap, EXPRS));
   }
+  rmSync(dir, { recursive: true, force: true });
   assert.deepEqual(bad, []);
 });
 
@@ -139,6 +140,7 @@ test('tests the optimizer would drop: same verdicts where every byte read was ca
     writePcap(file, cap);
     bad.push(...compare(file, cap, TAUTOLOGIES));
   }
+  rmSync(dir, { recursive: true, force: true });
   assert.deepEqual(bad, []);
   const plan = planRule({ slot: 0, expr: 'ip or not ip' }, 1).plan;
   assert.ok(plan.engine === 'javascript' && !plan.exactOnTruncated, 'ip or not ip: inexact on short packets');
@@ -164,5 +166,6 @@ test('vlan/mpls/pppoes shift the offsets of what follows them in the text', () =
     writePcap(cutFile, cut);
     bad.push(...compare(cutFile, cut, SHIFTED));
   }
+  rmSync(dir, { recursive: true, force: true });
   assert.deepEqual(bad, []);
 });
