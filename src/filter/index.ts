@@ -56,7 +56,8 @@ export function planRule(rule: RuleInput, linkType: number): { plan: RulePlan; c
   } catch (e) {
     if (e instanceof FilterError) return { plan: { slot: rule.slot, engine: 'error', message: e.message }, cond: null };
     if (e instanceof Unsupported) return { plan: { slot: rule.slot, engine: 'libpcap', reason: e.message }, cond: null };
-    throw e;
+    // A defect here must not stop the daemon: libpcap still evaluates the rule.
+    return { plan: { slot: rule.slot, engine: 'libpcap', reason: `internal compiler error: ${String(e)}` }, cond: null };
   }
 }
 
@@ -79,7 +80,18 @@ export function compileMatcher(rules: readonly RuleInput[], linkType: number,
     if (cond) compiled.push({ slot: r.slot, cond });
   }
   const source = generate(compiled, chooseShared(compiled.map((c) => c.cond)));
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const factory = new Function('B', 'N', source) as (b: Float64Array, n: Float64Array) => MatchFn;
-  return { plans, match: factory(bytes, packets), source };
+  let match: MatchFn;
+  try {
+    const factory = new Function('B', 'N', source) as (b: Float64Array, n: Float64Array) => MatchFn;
+    match = factory(bytes, packets);
+  } catch (e) {
+    // Generated code that does not compile is a defect: hand every rule to libpcap rather than fail.
+    const reason = `internal code generation error: ${String(e)}`;
+    return {
+      plans: plans.map((p): RulePlan => (p.engine === 'javascript' ? { slot: p.slot, engine: 'libpcap', reason } : p)),
+      match: () => undefined,
+      source,
+    };
+  }
+  return { plans, match, source };
 }
