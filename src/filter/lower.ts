@@ -460,9 +460,14 @@ export class Lowering {
       case 'link':
         checks.push(...inner);
         return at(this.linkHdr);
-      case 'ip': case 'ip6': case 'arp': case 'rarp':
+      case 'ip': case 'ip6': case 'arp': case 'rarp': case 'atalk': case 'decnet': case 'lat': case 'sca':
+      case 'moprc': case 'mopdl':
+        // Relative to the network-layer offset, even where AppleTalk sits behind SNAP (as libpcap does).
         checks.push(this.protoAbbrev(proto), ...inner);
         return at(this.nl);
+      case 'esp': case 'ah': case 'aarp': case 'stp': case 'ipx': case 'netbeui': case 'iso': case 'clnp':
+      case 'esis': case 'isis': case 'l1': case 'l2': case 'iih': case 'lsp': case 'snp': case 'csnp': case 'psnp':
+        return fail('unsupported index operation');
       case 'tcp': case 'udp': case 'sctp': case 'icmp': case 'igmp': case 'igrp': case 'pim': case 'vrrp': case 'carp':
         checks.push(this.ipv4(), ...inner, eq(load(this.nl + 9, 1), IPPROTO[proto]), this.notFragment());
         return at(this.nl, true);

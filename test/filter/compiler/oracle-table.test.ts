@@ -33,7 +33,7 @@ const EXPRS = [
   'clnp', 'esis', 'isis', 'l1', 'l2', 'iih', 'lsp', 'snp', 'csnp', 'psnp', 'isis proto 0x12', 'decnet', 'atalk', 'aarp', 'ether proto 100', 'ether proto 6', 'ether proto \\iso', 'not stp and not ip',
   'len = 48 % 5 * 2', 'len = 2 * 3 % 4', 'len = 1 + 2 ^ 3', 'len = -2 % 3 + 1', '0 & carp[7] = 0', 'ip[0] + udp[0] > 0',
   'udp[0] + ip[0] > 0', 'not icmp6[13] & 0 != 0', '0 / ip[2] = 0', 'ip6 net 2001:db8::/32', 'ip6 net ::/1', 'net 0.0.0.0/0', 'ip or (3 = len)',
-  'mpls and dst host 127', 'host 10.1', 'host 167772161', 'net 10', 'dst 10', 'net 192.168 mask 255.255.255.0', 'src net 172.16/12', 'arp host 10.1',
+  'mpls and dst host 127', 'atalk[2] = 1', 'decnet[0] = 1', 'sca[1:2] > 1', 'vlan and decnet[0] = 0', 'host 10.1', 'host 167772161', 'net 10', 'dst 10', 'net 192.168 mask 255.255.255.0', 'src net 172.16/12', 'arp host 10.1',
   'portrange domain-smtp', 'udp portrange 20-smtp', 'portrange bootps-bootpc', 'portrange http-1000', 'tcp portrange 1000-10',
   'byte 2 = 3', 'byte 0 > 3', 'byte 0 < 3', 'byte 12 | 1', 'pppoed',
 ];
@@ -43,7 +43,7 @@ const REFUSED = [
   'ip[2:2] / ip[0] > 10', 'ether[2] << ether[40] = 1', 'ether[2] % ip[0] = 0', 'ether[2] / (0 * ether[1]) = 1',
   'ether[2] / (ether[0] & 0) = 1', 'ether[2] / tcp[0] = 1', 'ip broadcast', 'vlan 4096',
   'tcp and 80', 'port 70000', 'ip and', 'mpls and arp', 'net 10.0.0.1/8', 
-  'len != 000000000001', 'src host 00:11:22:33:44:55', 'host fe80::/10',
+  'len != 000000000001', 'iso[0] = 1', 'esp[0] = 0', 'src host 00:11:22:33:44:55', 'host fe80::/10',
 ];
 
 function cutShort(cap: Capture, maxLen: number): Capture {
