@@ -34,14 +34,19 @@ export interface JsEvaluation {
  * has been accepted by libpcap already, so an engine error is the engine's
  * limit, never the user's: such a rule goes to libpcap.
  */
+const PROTOCHAIN = /(^|[^\w.-])protochain($|[^\w.-])/;
+
 export function planJavaScript(exprs: readonly string[], slots: readonly number[], linkType: number,
   counters: Counters, truncatedPackets: boolean): JsEvaluation {
   const compiled = compileMatcher(exprs.map((expr, i) => ({ slot: slots[i], expr })), linkType,
     counters.bytes, counters.packets);
   // Capture files may hold packets cut short anywhere; a live capture's snap
   // length covers every byte the rules read, so there it cannot happen.
-  if (truncatedPackets && compiled.plans.some((p) => p.engine === 'javascript' && !p.exactOnTruncated)) {
-    const keep = compiled.plans.map((p) => p.engine !== 'javascript' || p.exactOnTruncated);
+  // Not protochain: libpcap 1.10 can loop forever on it (a crafted AH chain), the engine cannot.
+  const toLibpcap = compiled.plans.map((p, i) => truncatedPackets && p.engine === 'javascript' && !p.exactOnTruncated
+    && !PROTOCHAIN.test(exprs[i]));
+  if (toLibpcap.some(Boolean)) {
+    const keep = toLibpcap.map((moved) => !moved);
     const again = planJavaScript(exprs.filter((_, i) => keep[i]), slots.filter((_, i) => keep[i]), linkType, counters, false);
     let next = 0;
     const plans = keep.map((kept): EnginePlan => kept ? again.plans[next++]
