@@ -91,7 +91,7 @@ export function comparePackets(expr: string, capture: string, expected: string, 
     return out;
   }
   for (let i = 0; i < expected.length; i++) {
-    // 'H': libpcap never finishes this packet (loopsafe oracle); there is no answer to compare with.
+    // 'H': libpcap never finishes this packet (pcap-oracle's time limit); there is no answer to compare with.
     if (expected[i] === 'H') continue;
     if (expected[i] !== got[i]) {
       out.push({ expr, capture, packet: i, expected: expected[i] === '1' ? 'match' : 'no match', got: got[i] === '1' ? 'match' : 'no match', hex: packets ? hexOf(packets[i]) : undefined });
