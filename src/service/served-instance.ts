@@ -92,6 +92,8 @@ export class ServedInstance {
   private capture?: CaptureSet;
   private socket?: TextSocket;
   private lastError?: string;
+  /** The interface MAC the running rules were expanded with. */
+  private attachedMac?: string;
 
   constructor(public spec: ServedSpec, private readonly options: ServedOptions) {
     this.keys = ruleKeys(spec.rules);
@@ -112,8 +114,32 @@ export class ServedInstance {
     else if (!this.capture && present) {
       const error = this.attach();
       if (error !== undefined) this.reportAttachError(error);
+    } else if (this.capture && this.macChanged()) {
+      this.recompile();
     }
     this.rates.sample(this.counters, Date.now());
+  }
+
+  /**
+   * An interface often gets its final MAC just after it appears (netifd,
+   * batman-adv): rules with `$MAC` follow it, counters stay.
+   */
+  private macChanged(): boolean {
+    if (this.spec.mac !== undefined || !this.spec.rules.some((rule) => rule.text.includes('$MAC'))) return false;
+    const mac = interfaceMac(this.spec.ifname);
+    return mac !== undefined && mac !== this.attachedMac;
+  }
+
+  private recompile(): void {
+    this.options.log(`${this.spec.name}: ${this.spec.ifname} has a new MAC: rules with $MAC follow it (counters kept)`);
+    const previous = this.capture;
+    this.capture = undefined;
+    const error = this.attach(previous);
+    previous?.closeUnused();
+    if (error !== undefined) {
+      this.state = 'waiting';
+      this.reportAttachError(error);
+    }
   }
 
   /**
@@ -222,6 +248,7 @@ export class ServedInstance {
 
   private expand(spec: ServedSpec): Rule[] | undefined {
     const mac = spec.mac ?? interfaceMac(spec.ifname);
+    this.attachedMac = mac;
     return expandRules(spec.rules, mac);
   }
 
