@@ -5,7 +5,7 @@
  *   -r  count a capture file, print the counters, exit
  *   --check  validate and print how each rule is evaluated
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { parseArgs, USAGE, UsageError, type Options } from './cli';
 import { ConfigError } from './config/errors';
@@ -13,6 +13,7 @@ import { expandRules } from './config/expand';
 import { readFilterFile } from './config/filter-file';
 import { defaultConfigPaths, DEFAULT_RUNTIME_DIR, loadServiceConfig } from './config/service-config';
 import { ExpressionChecker } from './capture/validate';
+import { interfaceExists, interfaceMac } from './capture/interface';
 import { CaptureSet, type CaptureSetSpec } from './engine/capture-set';
 import { Counters } from './engine/counters';
 import { describePlan } from './engine/describe';
@@ -33,7 +34,7 @@ function log(message: string): void {
 }
 
 function requireInterface(iface: string): void {
-  if (!existsSync(`/sys/class/net/${iface}`)) throw new ConfigError(iface, 'no such network interface');
+  if (!interfaceExists(iface)) throw new ConfigError(iface, 'no such network interface');
 }
 
 /** -r and --check: the rules expanded once, one capture set, no socket. */
@@ -46,10 +47,15 @@ function openCaptureSet(options: Options): CaptureSet {
   } else {
     const ifname = options.iface as string;
     requireInterface(ifname);
-    mac ??= readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim();
+    mac ??= interfaceMac(ifname);
     const rules = expandRules(readFilterFile(options.filterFile as string), mac);
     spec = { name: ifname, source: { kind: 'live', ifname, bufferSize: options.bufferSize }, prefilter: options.prefilter, rules };
   }
+  return openChecked(spec);
+}
+
+/** A capture set opened once, with a checker of its own. */
+function openChecked(spec: CaptureSetSpec): CaptureSet {
   const set = new CaptureSet(spec, new Counters(spec.rules.length));
   const checker = new ExpressionChecker();
   try {
@@ -69,21 +75,14 @@ function counterLines(set: CaptureSet): CounterLine[] {
 function checkService(options: Options): void {
   const specs = serviceSpecs(options)();
   for (const spec of specs) {
-    if (!existsSync(`/sys/class/net/${spec.ifname}`)) {
+    const mac = interfaceMac(spec.ifname);
+    if (mac === undefined) {
       expandRules(spec.rules, '00:00:00:00:00:00');
       process.stdout.write(`instance ${spec.name}: interface ${spec.ifname} missing: would wait for it (${spec.rules.length} rules)\n`);
       continue;
     }
-    const mac = readFileSync(`/sys/class/net/${spec.ifname}/address`, 'utf8').trim();
-    const rules = expandRules(spec.rules, mac);
-    const set = new CaptureSet({ name: spec.name, prefilter: spec.prefilter, rules,
-      source: { kind: 'live', ifname: spec.ifname, bufferSize: spec.bufferSize } }, new Counters(rules.length));
-    const checker = new ExpressionChecker();
-    try {
-      set.open(checker);
-    } finally {
-      checker.dispose();
-    }
+    const set = openChecked({ name: spec.name, prefilter: spec.prefilter, rules: expandRules(spec.rules, mac),
+      source: { kind: 'live', ifname: spec.ifname, bufferSize: spec.bufferSize } });
     process.stdout.write(describePlan(set));
     set.close();
   }

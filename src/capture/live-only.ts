@@ -13,3 +13,8 @@ const KERNEL_METADATA = /(^|[^\w.-])(inbound|outbound|ifindex)($|[^\w.-])/;
 export function usesKernelMetadata(filter: string): boolean {
   return KERNEL_METADATA.test(filter);
 }
+
+/** libpcap refuses a filter its optimizer proves empty; for the daemon that is a rule counting 0. */
+export function isRejectsAllRefusal(message: string): boolean {
+  return message.includes('expression rejects all packets');
+}

@@ -12,8 +12,8 @@ import { ConfigError } from '../config/errors';
 import { CaptureHandle, MAX_SNAPLEN, type PacketSink } from '../capture/handle';
 import { ExpressionChecker } from '../capture/validate';
 import { sharedKernelFilter } from '../capture/prefilter';
-import { isLiveOnlyRefusal, usesKernelMetadata } from '../capture/live-only';
-import { interfaceLinkType } from '../capture/interface-link';
+import { isLiveOnlyRefusal, isRejectsAllRefusal, usesKernelMetadata } from '../capture/live-only';
+import { interfaceLinkType } from '../capture/interface';
 import { Counters } from './counters';
 import { planJavaScript, type EnginePlan } from './js-engine';
 import { joinPrefilter } from './prefilter-join';
@@ -36,9 +36,6 @@ export interface RulePlanInfo {
   kernelFilter?: string;
   warning?: string;
 }
-
-/** libpcap refuses a filter its optimizer proves empty; for us that is a rule counting 0. */
-const REJECTS_ALL = 'expression rejects all packets';
 
 /** libpcap's buffer timeout: a few wake-ups a second at low rates, batches at high rates. */
 const LIVE_TIMEOUT_MS = 250;
@@ -179,7 +176,7 @@ export class CaptureSet {
       const info: RulePlanInfo = { rule, plan };
       this.plans.push(info);
       if (plan.engine === 'javascript') return;
-      if (refused.get(slot)?.includes(REJECTS_ALL)) {
+      if (isRejectsAllRefusal(refused.get(slot) ?? '')) {
         // libpcap's optimizer proved it: keep the rule (a filter file is often shared by
         // interfaces of several link types) and let it count nothing.
         info.plan = { engine: 'libpcap', reason: 'never matches on this link type (libpcap: expression rejects all packets)' };

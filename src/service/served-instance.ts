@@ -4,13 +4,12 @@
  *
  *   waiting --(interface appears)--> running --(interface vanishes)--> waiting
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors';
 import { expandRules, type Rule } from '../config/expand';
 import type { RuleLine } from '../config/filter-file';
-import { isLiveOnlyRefusal } from '../capture/live-only';
+import { isLiveOnlyRefusal, isRejectsAllRefusal } from '../capture/live-only';
 import type { ExpressionChecker } from '../capture/validate';
-import { interfaceLinkType } from '../capture/interface-link';
+import { interfaceExists, interfaceLinkType, interfaceMac } from '../capture/interface';
 import { CaptureSet } from '../engine/capture-set';
 import { Counters } from '../engine/counters';
 import { RateWindow } from '../engine/rates';
@@ -42,10 +41,6 @@ const OWN_HANDLES_WARNING = 4;
 /** Stands in for the MAC when comparing rules: a new MAC after hot-plug keeps counters. */
 const MAC_PLACEHOLDER = '$MAC';
 
-export function interfaceExists(ifname: string): boolean {
-  return existsSync(`/sys/class/net/${ifname}`);
-}
-
 /**
  * Throws ConfigError (file:line, rule id, libpcap's message) for a rule
  * libpcap refuses; rules only a live capture can judge, and specs whose
@@ -58,7 +53,7 @@ export function validateSpec(spec: ServedSpec, linkType: number | undefined, che
   if (type === undefined) return;
   for (const rule of rules) {
     const message = checker.check(rule.expr, type);
-    if (message !== undefined && !isLiveOnlyRefusal(message) && !message.includes('rejects all packets')) {
+    if (message !== undefined && !isLiveOnlyRefusal(message) && !isRejectsAllRefusal(message)) {
       throw new ConfigError(rule.where, `rule '${rule.id}': ${message}`);
     }
   }
@@ -71,13 +66,6 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function interfaceMac(ifname: string): string | undefined {
-  try {
-    return readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
 
 /** What identifies a rule's counter across reloads: its id and its expansion (MAC left symbolic). */
 function ruleKeys(lines: readonly RuleLine[]): string[] {

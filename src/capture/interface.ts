@@ -1,9 +1,10 @@
 /**
- * The link type libpcap will report for a Linux interface, read from sysfs,
- * so the daemon need not open a throw-away capture to learn it (the `pcap`
- * binding can free a live handle only once a packet reaches it).
+ * What sysfs says about a Linux interface: whether it exists, its MAC, and
+ * the link type libpcap will report for it (so the daemon need not open a
+ * throw-away capture to learn it: the `pcap` binding can free a live handle
+ * only once a packet reaches it).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { DLT } from './binding';
 
 /** ARPHRD_* (include/uapi/linux/if_arp.h) -> DLT, where libpcap's choice is plain. */
@@ -18,6 +19,19 @@ const BY_ARPHRD: Record<number, number> = {
 export function interfaceLinkType(ifname: string): number | undefined {
   try {
     return BY_ARPHRD[Number(readFileSync(`/sys/class/net/${ifname}/type`, 'utf8').trim())];
+  } catch {
+    return undefined;
+  }
+}
+
+export function interfaceExists(ifname: string): boolean {
+  return existsSync(`/sys/class/net/${ifname}`);
+}
+
+/** `aa:bb:cc:dd:ee:ff`, or undefined when the interface is gone. */
+export function interfaceMac(ifname: string): string | undefined {
+  try {
+    return readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim();
   } catch {
     return undefined;
   }
