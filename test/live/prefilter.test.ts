@@ -10,14 +10,12 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { CAPTURE_RULES, COMMON_RULES } from './capture-rules';
 import { formatLines, runLiveCase } from '../support/live-count';
-import { createLink, destroyLink, type VethLink } from '../support/netns';
-import { ensureOracle } from '../support/oracle';
 import { busiestUnicastMac, readClassicPcap } from '../support/pcap';
 import { SHARED_PCAPS } from '../support/paths';
-import { requireLiveEnvironment } from '../support/root';
+import { suiteLink } from '../support/suite-link';
 
 interface PrefilterCase {
   capture: string;
@@ -39,21 +37,12 @@ const CASES: readonly PrefilterCase[] = [
 ];
 
 describe('live: -F prefilter', () => {
-  let link: VethLink | undefined;
-  before(() => {
-    requireLiveEnvironment();
-    ensureOracle();
-    link = createLink();
-  });
-  after(() => {
-    if (link) destroyLink(link);
-  });
+  const veth = suiteLink();
 
   for (const c of CASES) {
     test(`${c.capture} with -F '${c.live}'`, async (t) => {
-      assert.ok(link);
       const path = join(SHARED_PCAPS, c.capture);
-      const r = await runLiveCase(link, {
+      const r = await runLiveCase(veth(), {
         capture: path,
         rules: [...(CAPTURE_RULES[c.capture] ?? []), ...COMMON_RULES],
         mac: busiestUnicastMac(readClassicPcap(path)),

@@ -2,6 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sharedCaptureNames } from '../support/paths';
 
 export const ROOT = join(__dirname, '..', '..', '..');
 export const SHARED = join(ROOT, '..', 'shared');
@@ -57,8 +58,5 @@ export function parseCounterLines(text: string): Map<string, Count> {
 
 /** Captures of the shared set by link type, from INDEX.tsv. */
 export function sharedCaptures(linkType: string): string[] {
-  return readFileSync(join(SHARED, 'pcaps', 'INDEX.tsv'), 'utf8').split('\n').slice(1)
-    .map((line) => line.split('\t'))
-    .filter((cols) => cols.length > 1 && cols[1].startsWith(linkType))
-    .map((cols) => join(SHARED, 'pcaps', cols[0]));
+  return sharedCaptureNames(linkType).map((name) => join(SHARED, 'pcaps', name));
 }

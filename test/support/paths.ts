@@ -1,5 +1,5 @@
 /** Where the live tests find the repository, the daemon bundle and the oracle. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** build/test/support -> repository root (tests run from build/, see build.sh). */
@@ -19,3 +19,11 @@ export const ORACLE = join(REPO_ROOT, 'build', 'pcap-oracle');
 export const ORACLE_BUILD = join(REPO_ROOT, 'test', 'oracle', 'build.sh');
 export const SHARED_PCAPS = resolve(REPO_ROOT, '..', 'shared', 'pcaps');
 export const BUILD_DIR = join(REPO_ROOT, 'build');
+
+/** Names of the shared captures of one link type (INDEX.tsv's second column starts with it). */
+export function sharedCaptureNames(linkType: string): string[] {
+  return readFileSync(join(SHARED_PCAPS, 'INDEX.tsv'), 'utf8').split('\n').slice(1)
+    .map((line) => line.split('\t'))
+    .filter((cols) => cols.length > 1 && cols[1].startsWith(linkType))
+    .map((cols) => cols[0]);
+}
