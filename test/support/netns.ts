@@ -161,20 +161,24 @@ function sentFrames(out: string, pcapPath: string): number {
   return Number(sent[1]);
 }
 
-/** replay() without blocking the event loop, so clients can read the socket meanwhile. */
-export function replayAsync(link: VethLink, pcapPath: string, opts: ReplayOptions = {}): Promise<number> {
+/** Runs a command without blocking the event loop; rejects on a non-zero exit with its output. */
+export function runAsync(argv: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', link.sendNs, ...tcpreplayArgv(link, pcapPath, opts)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
     child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
     child.on('error', reject);
     child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`tcpreplay exited with ${code}: ${err.trim()}`));
-      else {
-        try { resolve(sentFrames(out, pcapPath)); } catch (e) { reject(e); }
-      }
+      if (code === 0) resolve(out);
+      else reject(new Error(`'${argv.join(' ')}' exited with ${code}: ${err.trim()} ${out.trim()}`));
     });
   });
+}
+
+/** replay() without blocking the event loop, so clients can read the socket meanwhile. */
+export async function replayAsync(link: VethLink, pcapPath: string, opts: ReplayOptions = {}): Promise<number> {
+  const out = await runAsync(['ip', 'netns', 'exec', link.sendNs, ...tcpreplayArgv(link, pcapPath, opts)]);
+  return sentFrames(out, pcapPath);
 }
