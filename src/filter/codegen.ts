@@ -1,6 +1,7 @@
 /**
  * Pass 5: the rules of one capture -> the source of ONE JavaScript function
- * (p, caplen, wirelen) that adds each matching rule's wire length and packet to counters.
+ * (p, o, caplen, wirelen) that adds each matching rule's wire length and packet to counters;
+ * the packet is p[o] .. p[o + caplen - 1], so a capture file can be matched where it was read.
  * Control flow uses labelled blocks and `break` (forward jumps), so nothing is allocated per packet.
  */
 import type { Cond, Val } from './ir';
@@ -27,28 +28,38 @@ class Generator {
   private facts = new Map<string, boolean>();
   private equalTo = new Map<string, number>();
   private valid = new Set<string>();
+  /**
+   * Shared values are computed at their first use, not for every packet: 'no' = not yet on any
+   * path here, 'yes' = on every path, 'maybe' = on some (then the code tests for NOT_COMPUTED).
+   */
+  private computed = new Map<string, 'no' | 'yes' | 'maybe'>();
+  private readonly sharedExprs = new Map<string, string>();
+  /** Shared values the current block computes somewhere (they are 'maybe' after it). */
+  private touched = new Set<string>();
 
   constructor(private readonly shared: ReadonlyMap<string, Val>) {}
 
   run(rules: readonly CodegenRule[]): string {
     const head: string[] = [];
     let n = 0;
-    // IHL values first: shared loads never depend on them, but keep a stable order.
     for (const [key, v] of this.shared) {
       const name = `s${n++}`;
-      if (v.k === 'ihl') head.push(`const ${name} = caplen > ${v.off} ? (p[${v.off}] & 15) << 2 : -1;`);
+      // -1: the bytes were not captured.
+      if (v.k === 'ihl') this.sharedExprs.set(name, `caplen > ${v.off} ? (p[o + ${v.off}] & 15) << 2 : -1`);
       else if (v.k === 'load' && v.off.k === 'const') {
         const o = v.off.v;
-        head.push(`const ${name} = caplen >= ${o + v.size} ? ${loadExpr(String(o), v.size, true)} : -1;`);
-      }
+        this.sharedExprs.set(name, `caplen >= ${o + v.size} ? ${loadExpr(String(o), v.size, true)} : -1`);
+      } else continue;
       this.sharedNames.set(key, name);
+      this.computed.set(name, 'no');
     }
+    if (this.sharedExprs.size > 0) head.push(`let ${[...this.sharedExprs.keys()].map((name) => `${name} = ${NOT_COMPUTED}`).join(', ')};`);
     this.out = [];
     this.facts = new Map(); this.equalTo = new Map(); this.valid = new Set();
-    this.emitRules(rules.map((r) => ({ slot: r.slot, parts: conjuncts(r.cond) })), 0);
+    this.emitRules(inSharedOrder(rules.map((r) => ({ slot: r.slot, parts: conjuncts(r.cond) }))), 0);
     const body = this.out;
     const temps = this.maxTemps ? [`let ${Array.from({ length: this.maxTemps }, (_, i) => `t${i} = 0`).join(', ')};`] : [];
-    return ['"use strict";', 'return function match(p, caplen, wirelen) {',
+    return ['"use strict";', 'return function match(p, o, caplen, wirelen) {',
       ...[...head, ...temps, ...body].map((l) => '  ' + l), '};'].join('\n');
   }
 
@@ -148,6 +159,7 @@ class Generator {
         const leftShared = this.sharedName(c.a);
         const falseIsAbort = f === this.abort;
         const skipCheck = leftShared !== null && falseIsAbort && c.op !== 'set' && c.b.k === 'const';
+        if (skipCheck) this.compute(leftShared as string);
         const a = skipCheck ? (leftShared as string) : this.val(c.a);
         if (skipCheck && t === null) this.valid.add(leftShared as string);
         const b = this.val(c.b);
@@ -173,25 +185,25 @@ class Generator {
     const loop = this.label();
     const ext = v6 ? `${a} === 0 || ${a} === 60 || ${a} === 43 || ${a} === 44` : 'false';
     if (v6) {
-      this.emit(`if (caplen < ${nl + 7}) break ${A};`, `${a} = p[${nl + 6}]; ${x} = 40;`);
+      this.emit(`if (caplen < ${nl + 7}) break ${A};`, `${a} = p[o + ${nl + 6}]; ${x} = 40;`);
     } else {
-      this.emit(`if (caplen < ${nl + 10}) break ${A};`, `${a} = p[${nl + 9}];`,
-        `if (caplen <= ${nl}) break ${A};`, `${x} = (p[${nl}] & 15) << 2;`);
+      this.emit(`if (caplen < ${nl + 10}) break ${A};`, `${a} = p[o + ${nl + 9}];`,
+        `if (caplen <= ${nl}) break ${A};`, `${x} = (p[o + ${nl}] & 15) << 2;`);
     }
     this.emit(`${n} = 0;`, `${loop}: for (;;) {`,
       `  if (${a} === ${proto} || ${a} === 59) break;`,
       `  if (${ext}) {`,
       `    if (${x} + ${nl + 1} > caplen) break ${A};`,
-      `    ${nh} = p[${x} + ${nl}];`,
+      `    ${nh} = p[o + ${x} + ${nl}];`,
       `    if (${x} + ${nl + 2} > caplen) break ${A};`,
-      `    ${x} = ((p[${x} + ${nl + 1}] + 1) * 8 + ${x}) >>> 0;`,
+      `    ${x} = ((p[o + ${x} + ${nl + 1}] + 1) * 8 + ${x}) >>> 0;`,
       `    ${a} = ${nh};`,
       `  } else if (${a} === 51) {`,
       `    if (${x} + ${nl + 1} > caplen) break ${A};`,
-      `    ${nh} = p[${x} + ${nl}];`,
+      `    ${nh} = p[o + ${x} + ${nl}];`,
       `    ${x} = (${x} + 1) >>> 0;`,
       `    if (${x} + ${nl + 1} > caplen) break ${A};`,
-      `    ${x} = (p[${x} + ${nl}] + 2) * 4;`,
+      `    ${x} = (p[o + ${x} + ${nl}] + 2) * 4;`,
       `    ${a} = ${nh};`,
       `  } else break ${loop};`,
       `  if (++${n} > ${CHAIN_LIMIT}) break ${A};`,
@@ -202,6 +214,9 @@ class Generator {
   private block(body: (label: string) => void): void {
     // The end of a block is reached from every break inside: only what held at its start still holds.
     const facts = new Map(this.facts), equalTo = new Map(this.equalTo), valid = new Set(this.valid);
+    const computed = new Map(this.computed);
+    const outerTouched = this.touched;
+    this.touched = new Set();
     const l = this.label();
     const outer = this.out;
     this.out = [];
@@ -211,7 +226,22 @@ class Generator {
     this.emit(`${l}: {`);
     for (const s of inner) this.emit('  ' + s);
     this.emit('}');
-    this.facts = facts; this.equalTo = equalTo; this.valid = valid;
+    for (const name of this.touched) {
+      if (computed.get(name) !== 'yes') computed.set(name, 'maybe');
+      outerTouched.add(name);
+    }
+    this.facts = facts; this.equalTo = equalTo; this.valid = valid; this.computed = computed;
+    this.touched = outerTouched;
+  }
+
+  /** Makes the shared value `name` computed here. */
+  private compute(name: string): void {
+    const state = this.computed.get(name);
+    if (state === 'yes') return;
+    const expr = this.sharedExprs.get(name) as string;
+    this.emit(state === 'no' ? `${name} = ${expr};` : `if (${name} === ${NOT_COMPUTED}) ${name} = ${expr};`);
+    this.computed.set(name, 'yes');
+    this.touched.add(name);
   }
 
   /** Division by a value read from the packet: 0 rejects the packet, as in BPF. */
@@ -242,6 +272,7 @@ class Generator {
   private val(v: Val): string {
     const s = this.sharedName(v);
     if (s !== null) {
+      this.compute(s);
       if (!this.valid.has(s)) this.emit(`if (${s} < 0) break ${this.abort};`);
       this.valid.add(s);
       return s;
@@ -251,7 +282,7 @@ class Generator {
       case 'len': return 'wirelen';
       case 'ihl':
         this.emit(`if (caplen <= ${v.off}) break ${this.abort};`);
-        return `((p[${v.off}] & 15) << 2)`;
+        return `((p[o + ${v.off}] & 15) << 2)`;
       case 'load': {
         if (v.off.k === 'const') {
           this.emit(`if (caplen < ${v.off.v + v.size}) break ${this.abort};`);
@@ -285,6 +316,22 @@ class Generator {
   }
 }
 
+/**
+ * Each rule's tests with those most rules share first, so rules are grouped under them (the
+ * C original's ARP rules then test the EtherType once). A rule matches when every test of its
+ * and-chain is true; one that is false or reads past the captured bytes rejects the rule in any
+ * order, so the order is free.
+ */
+function inSharedOrder(rules: { slot: number; parts: Cond[] }[]): { slot: number; parts: Cond[] }[] {
+  const rulesWith = new Map<string, number>();
+  for (const r of rules) for (const key of new Set(r.parts.map(condKey))) rulesWith.set(key, (rulesWith.get(key) ?? 0) + 1);
+  return rules.map((r) => {
+    const ranked = r.parts.map((part, i) => ({ part, i, n: rulesWith.get(condKey(part)) as number }));
+    ranked.sort((a, b) => b.n - a.n || a.i - b.i);
+    return { slot: r.slot, parts: ranked.map((x) => x.part) };
+  });
+}
+
 /** A rule as the sequence of tests its and-chain performs in order. */
 function conjuncts(c: Cond): Cond[] {
   return c.k === 'and' ? [...conjuncts(c.a), ...conjuncts(c.b)] : [c];
@@ -300,12 +347,15 @@ function condKey(c: Cond): string {
   }
 }
 
+/** A shared value not computed yet on this packet (real ones are >= -1). */
+const NOT_COMPUTED = -2;
+
 /** Steps of a protochain walk before giving up (libpcap would loop forever on such packets). */
 const CHAIN_LIMIT = 4096;
 
 /** Big-endian read of size bytes at offset expression o (a literal number when constant). */
 function loadExpr(o: string, size: 1 | 2 | 4, constant: boolean): string {
-  const at = (k: number): string => (k === 0 ? `p[${o}]` : constant ? `p[${Number(o) + k}]` : `p[${o} + ${k}]`);
+  const at = (k: number): string => (k === 0 ? `p[o + ${o}]` : constant ? `p[o + ${Number(o) + k}]` : `p[o + ${o} + ${k}]`);
   if (size === 1) return at(0);
   if (size === 2) return `(${at(0)} << 8 | ${at(1)})`;
   return `(${at(0)} * 16777216 + (${at(1)} << 16 | ${at(2)} << 8 | ${at(3)}))`;

@@ -31,10 +31,12 @@ export interface CompiledMatcher {
   plans: RulePlan[];
   /** For every 'javascript' rule that matches: bytes[slot] += wirelen; packets[slot] += 1. */
   match(pkt: Uint8Array, caplen: number, wirelen: number): void;
+  /** The same for the packet at pkt[offset] (a capture file read as one buffer). */
+  matchAt: MatchAtFn;
   source: string;
 }
 
-type MatchFn = (pkt: Uint8Array, caplen: number, wirelen: number) => void;
+export type MatchAtFn = (buffer: Uint8Array, offset: number, caplen: number, wirelen: number) => void;
 
 /** Lowers one expression; the plan says how it will be evaluated, cond is set for 'javascript'. */
 export function planRule(rule: RuleInput, linkType: number): { plan: RulePlan; cond: Cond | null } {
@@ -80,18 +82,19 @@ export function compileMatcher(rules: readonly RuleInput[], linkType: number,
     if (cond) compiled.push({ slot: r.slot, cond });
   }
   const source = generate(compiled, chooseShared(compiled.map((c) => c.cond)));
-  let match: MatchFn;
+  let matchAt: MatchAtFn;
   try {
-    const factory = new Function('B', 'N', source) as (b: Float64Array, n: Float64Array) => MatchFn;
-    match = factory(bytes, packets);
+    const factory = new Function('B', 'N', source) as (b: Float64Array, n: Float64Array) => MatchAtFn;
+    matchAt = factory(bytes, packets);
   } catch (e) {
     // Generated code that does not compile is a defect: hand every rule to libpcap rather than fail.
     const reason = `internal code generation error: ${String(e)}`;
     return {
       plans: plans.map((p): RulePlan => (p.engine === 'javascript' ? { slot: p.slot, engine: 'libpcap', reason } : p)),
       match: () => undefined,
+      matchAt: () => undefined,
       source,
     };
   }
-  return { plans, match, source };
+  return { plans, match: (pkt, caplen, wirelen) => matchAt(pkt, 0, caplen, wirelen), matchAt, source };
 }
