@@ -14,6 +14,8 @@ import { ExpressionChecker } from '../capture/validate';
 import { sharedKernelFilter } from '../capture/prefilter';
 import { isLiveOnlyRefusal, isRejectsAllRefusal, usesKernelMetadata } from '../capture/live-only';
 import { interfaceLinkType } from '../capture/interface';
+import { layoutOfFile, readSavefile, SavefileError, type SavefileLayout } from '../capture/savefile';
+import type { MatchAtFn } from '../filter';
 import { Counters } from './counters';
 import { planJavaScript, type EnginePlan } from './js-engine';
 import { joinPrefilter } from './prefilter-join';
@@ -71,6 +73,8 @@ export class CaptureSet {
   kernelFilterNote = '';
   snapLength = MAX_SNAPLEN;
   private main?: CaptureHandle;
+  /** Capture files libpcap need not read for the JavaScript rules: read in JavaScript. */
+  private fileReader?: { path: string; layout: SavefileLayout; matchAt: MatchAtFn };
   private ruleHandles: CaptureHandle[] = [];
   private opened = false;
 
@@ -188,10 +192,15 @@ export class CaptureSet {
       ruleFilters.push({ rule, slot, filter: joined.filter });
     });
 
-    if (js.match) {
+    const layout = spec.source.kind === 'file' && spec.prefilter.trim() === '' ? layoutOfFile(spec.source.path, this.linkType) : undefined;
+    if (js.matchAt && layout && spec.source.kind === 'file') {
+      this.fileReader = { path: spec.source.path, layout, matchAt: js.matchAt };
+      this.kernelFilter = '';
+      this.kernelFilterNote = 'read in JavaScript';
+    } else if (js.match) {
       // Reading a file, libpcap would run the OR in user space: only cost, no saving.
       const shared = spec.source.kind === 'file'
-        ? { filter: spec.prefilter, note: 'capture file: the prefilter only' }
+        ? { filter: spec.prefilter, note: 'read by libpcap, kernel filter = the prefilter' }
         : sharedKernelFilter(spec.prefilter, this.plans.filter((p) => p.plan.engine === 'javascript').map((p) => p.rule.expr), this.linkType);
       this.kernelFilter = shared.filter;
       this.kernelFilterNote = shared.note;
@@ -280,6 +289,15 @@ export class CaptureSet {
 
   /** Capture-file mode: reads the whole file through every handle. */
   readAll(): void {
+    const reader = this.fileReader;
+    if (reader) {
+      try {
+        readSavefile(reader.path, reader.layout, reader.matchAt);
+      } catch (err) {
+        if (err instanceof SavefileError) throw new ConfigError(reader.path, err.message);
+        throw err;
+      }
+    }
     this.main?.readAll();
     for (const handle of this.ruleHandles) handle.readAll();
   }
@@ -303,6 +321,7 @@ export class CaptureSet {
   }
 
   close(): void {
+    this.fileReader = undefined;
     this.main?.close();
     for (const handle of this.ruleHandles) handle.close();
     this.main = undefined;

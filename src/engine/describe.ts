@@ -7,7 +7,9 @@ export function describePlan(instance: CaptureSet): string {
   const source = spec.source.kind === 'live' ? `interface ${spec.source.ifname}` : `file ${spec.source.path}`;
   let text = `instance ${spec.name}: ${source}, link type ${describeLinkType(instance.linkType)}\n`;
   text += `  prefilter: ${spec.prefilter === '' ? '(none)' : spec.prefilter}\n`;
-  if (instance.plans.some((p) => p.plan.engine === 'javascript')) {
+  if (instance.plans.some((p) => p.plan.engine === 'javascript') && spec.source.kind === 'file') {
+    text += `  javascript rules: one pass over the file (${instance.kernelFilterNote})\n`;
+  } else if (instance.plans.some((p) => p.plan.engine === 'javascript')) {
     text += `  shared capture: kernel filter ${instance.kernelFilter === '' ? '(none)' : instance.kernelFilter}, snap length ${instance.snapLength}\n`;
     text += `    (${instance.kernelFilterNote})\n`;
   }

@@ -2,7 +2,7 @@
  * The bridge to the JavaScript filter engine (src/filter): which rules it
  * evaluates, and the one compiled function per capture that does it.
  */
-import { compileMatcher } from '../filter';
+import { compileMatcher, type MatchAtFn } from '../filter';
 import type { Counters } from './counters';
 
 export interface JsPlan {
@@ -26,6 +26,8 @@ export interface JsEvaluation {
   plans: EnginePlan[];
   /** Counts one packet for every rule planned 'javascript'; undefined when there is none. */
   match?: (packet: Uint8Array, caplen: number, wirelen: number) => void;
+  /** The same for a packet at an offset of a larger buffer. */
+  matchAt?: MatchAtFn;
   source: string;
 }
 
@@ -51,7 +53,7 @@ export function planJavaScript(exprs: readonly string[], slots: readonly number[
     let next = 0;
     const plans = keep.map((kept): EnginePlan => kept ? again.plans[next++]
       : { engine: 'libpcap', reason: 'libpcap\'s optimiser changes it on packets cut short, as capture files may hold' });
-    return { plans, match: again.match, source: again.source };
+    return { plans, match: again.match, matchAt: again.matchAt, source: again.source };
   }
   const plans = compiled.plans.map((plan): EnginePlan => {
     switch (plan.engine) {
@@ -63,5 +65,5 @@ export function planJavaScript(exprs: readonly string[], slots: readonly number[
     }
   });
   const any = plans.some((plan) => plan.engine === 'javascript');
-  return { plans, match: any ? compiled.match : undefined, source: compiled.source };
+  return { plans, match: any ? compiled.match : undefined, matchAt: any ? compiled.matchAt : undefined, source: compiled.source };
 }

@@ -6,6 +6,7 @@
  *   pcap-oracle match       CAPTURE EXPRFILE   per expression: "OK <0/1/H per packet>"   | "ERR <msg>"
  *   pcap-oracle match-noopt CAPTURE EXPRFILE   the same, compiled without libpcap's optimiser
  *   pcap-oracle compile     DLT     EXPRFILE   per expression: "OK <instructions>"       | "ERR <msg>"
+ *   pcap-oracle records     CAPTURE            "DLT <n>", per packet "<caplen> <len> <hex>", then "END" | "ERR <msg>"
  *
  * EXPRFILE holds one expression per line ("-" reads stdin).
  *
@@ -72,8 +73,26 @@ static void evaluate(const struct bpf_program *prog, const struct packet *pkts, 
 	bits[npkts] = 0;
 }
 
+/* What libpcap's reader hands over, packet by packet, and how it ends. */
+static int records(const char *path) {
+	char errbuf[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(path, errbuf);
+	if (!p) { printf("OPEN-ERR "); one_line(errbuf); return 0; }
+	printf("DLT %d\n", pcap_datalink(p));
+	struct pcap_pkthdr *h; const u_char *d; int r;
+	while ((r = pcap_next_ex(p, &h, &d)) == 1) {
+		printf("%u %u ", h->caplen, h->len);
+		for (bpf_u_int32 i = 0; i < h->caplen; i++) printf("%02x", d[i]);
+		putchar('\n');
+	}
+	if (r == -1) { printf("ERR "); one_line(pcap_geterr(p)); }
+	else printf("END\n");
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	char errbuf[PCAP_ERRBUF_SIZE];
+	if (argc == 3 && strcmp(argv[1], "records") == 0) return records(argv[2]);
 	if (argc != 4) { fprintf(stderr, "usage: %s count|match|match-noopt|compile CAPTURE|DLT EXPRFILE\n", argv[0]); return 2; }
 	const char *mode = argv[1];
 	int optimize = strcmp(mode, "match-noopt") != 0;
