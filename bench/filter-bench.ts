@@ -61,20 +61,24 @@ function timeEngine(exprs: readonly string[], linkType: number, packets: readonl
   const bytes = new Float64Array(n);
   const counts = new Float64Array(n);
   const matcher = compileMatcher(exprs.map((expr, slot) => ({ slot, expr })), linkType, bytes, counts);
-  const data = packets.map((p) => p.data);
+  // The packets where they lie in the file's bytes, as the daemon's -r reads them.
+  const file = packets.length > 0 ? packets[0].data.buffer : new ArrayBuffer(0);
+  if (packets.some((p) => p.data.buffer !== file)) throw new Error('packets are not views of one file buffer');
+  const bytesOfFile = new Uint8Array(file);
+  const offsets = Int32Array.from(packets.map((p) => p.data.byteOffset));
   const caplens = Int32Array.from(packets.map((p) => p.caplen));
   const wirelens = Int32Array.from(packets.map((p) => p.wirelen));
-  const np = data.length;
-  const match = matcher.match;
+  const np = packets.length;
+  const match = matcher.matchAt;
   // First pass: warm-up (the JIT) and the counts to compare with libpcap.
-  for (let i = 0; i < np; i++) match(data[i], caplens[i], wirelens[i]);
+  for (let i = 0; i < np; i++) match(bytesOfFile, offsets[i], caplens[i], wirelens[i]);
   const firstCounts = Float64Array.from(counts);
   const firstBytes = Float64Array.from(bytes);
   let passes = 0;
   const start = process.hrtime.bigint();
   let elapsed = 0;
   do {
-    for (let i = 0; i < np; i++) match(data[i], caplens[i], wirelens[i]);
+    for (let i = 0; i < np; i++) match(bytesOfFile, offsets[i], caplens[i], wirelens[i]);
     passes++;
     elapsed = Number(process.hrtime.bigint() - start) / 1e9;
   } while (elapsed < minSeconds);
