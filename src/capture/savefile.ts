@@ -98,7 +98,7 @@ export function layoutOfFile(path: string, dlt: number): SavefileLayout | undefi
 }
 
 /** Read size: large enough for any record (caplen <= 262144 plus its header). */
-const CHUNK = 4 << 20;
+const CHUNK = 1 << 20;
 
 /** Reads the file at `path` (laid out as `layout`) to its end, every record to `sink`. */
 export function readSavefile(path: string, layout: SavefileLayout, sink: RecordSink): void {

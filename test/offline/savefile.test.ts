@@ -6,7 +6,7 @@
  * reach every branch of the format: both byte orders, nanosecond and
  * patched magics, the old versions that exchange caplen and len, snap
  * lengths that cut records, oversized and truncated records, records across
- * the reader's 4 MiB buffer; plus every shared capture.
+ * the reader's 1 MiB buffer; plus every shared capture.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -174,7 +174,7 @@ function cases(): { name: string; spec: FileSpec }[] {
   out.push({ name: 'record header cut short', spec: {
     littleEndian: true, magic: 'micro', snaplen: 65535, linkType: en, records: plainRecords(rng, 4), tail: frame(rng, 7),
   } });
-  // Records across the reader's 4 MiB buffer, including the largest allowed.
+  // Records across the reader's 1 MiB buffer, including the largest allowed.
   const big: RecordSpec[] = [];
   for (let i = 0; i < 60; i++) {
     const length = i % 3 === 0 ? 262144 : 1 + rng.int(200000);
