@@ -36,6 +36,9 @@ class Generator {
   private readonly sharedExprs = new Map<string, string>();
   /** Shared values the current block computes somewhere (they are 'maybe' after it). */
   private touched = new Set<string>();
+  /** Breaks emitted so far, and how many there were when each shared value was last computed. */
+  private breaks = 0;
+  private readonly computedAfter = new Map<string, number>();
 
   constructor(private readonly shared: ReadonlyMap<string, Val>) {}
 
@@ -106,7 +109,10 @@ class Generator {
     });
   }
 
-  private emit(...lines: string[]): void { this.out.push(...lines); }
+  private emit(...lines: string[]): void {
+    for (const line of lines) if (line.includes('break')) this.breaks++;
+    this.out.push(...lines);
+  }
 
   private label(): string { return `l${this.labels++}`; }
 
@@ -217,17 +223,17 @@ class Generator {
     const computed = new Map(this.computed);
     const outerTouched = this.touched;
     this.touched = new Set();
+    const breaksBefore = this.breaks;
     const l = this.label();
     const outer = this.out;
     this.out = [];
     body(l);
     const inner = this.out;
     this.out = outer;
-    this.emit(`${l}: {`);
-    for (const s of inner) this.emit('  ' + s);
-    this.emit('}');
+    this.out.push(`${l}: {`, ...inner.map((s) => '  ' + s), '}');
     for (const name of this.touched) {
-      if (computed.get(name) !== 'yes') computed.set(name, 'maybe');
+      // Computed before any break inside: every path through the block computed it.
+      if (computed.get(name) !== 'yes') computed.set(name, this.computedAfter.get(name) === breaksBefore ? 'yes' : 'maybe');
       outerTouched.add(name);
     }
     this.facts = facts; this.equalTo = equalTo; this.valid = valid; this.computed = computed;
@@ -241,6 +247,7 @@ class Generator {
     const expr = this.sharedExprs.get(name) as string;
     this.emit(state === 'no' ? `${name} = ${expr};` : `if (${name} === ${NOT_COMPUTED}) ${name} = ${expr};`);
     this.computed.set(name, 'yes');
+    this.computedAfter.set(name, this.breaks);
     this.touched.add(name);
   }
 

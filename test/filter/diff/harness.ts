@@ -43,15 +43,16 @@ export function runEngine(exprs: readonly string[], linkType: number, packets: r
   const prevCounts = new Float64Array(n);
   const arena = new Uint8Array(65536 + 256);
   packets.forEach((p, index) => {
-    let data = p.data;
     if (opts.padded) {
-      // Garbage past caplen: a load beyond caplen must fail even though the buffer is longer.
+      // The packet at an offset of a larger buffer (as -r reads files), garbage before and after
+      // it: every load must be relative to the offset, and one beyond caplen must fail.
       arena.fill(0xa5);
       const start = 7 + (index % 13);
       arena.set(p.data, start);
-      data = arena.subarray(start, start + p.caplen + 64);
+      matcher.matchAt(arena, start, p.caplen, p.wirelen);
+    } else {
+      matcher.match(p.data, p.caplen, p.wirelen);
     }
-    matcher.match(data, p.caplen, p.wirelen);
     for (const s of js) {
       const dc = counts[s] - prevCounts[s];
       const db = bytes[s] - prevBytes[s];
