@@ -47,10 +47,12 @@ export function planRule(rule: RuleInput, linkType: number): { plan: RulePlan; c
     const chain = ast !== null && hasProtochain(ast);
     const lowering = new Lowering(link, chain);
     const cond = simplify(ast === null ? TRUE : lowering.lower(ast));
-    if (cond.k === 'false') return { plan: { slot: rule.slot, engine: 'libpcap', reason: 'expression rejects all packets' }, cond: null };
-    // With protochain (a loop), libpcap's optimizer is only partly effective; beyond protochain
-    // alone, which loads it keeps is not modelled here: exact only on packets holding every byte read.
-    const exactOnTruncated = optimizerRemovesTests(cond) === false && (!chain || ast.kind === 'addr');
+    // libpcap refuses a rule its optimizer reduces to "reject"; with protochain it never optimizes,
+    // accepts the rule and matches nothing (and must not get it: its protochain loop can hang).
+    if (cond.k === 'false' && !chain) return { plan: { slot: rule.slot, engine: 'libpcap', reason: 'expression rejects all packets' }, cond: null };
+    // A program with protochain (a loop) is never optimized by libpcap (gen_protochain sets
+    // no_optimize), and the lowering then keeps every load it generates: exact on every packet.
+    const exactOnTruncated = chain || optimizerRemovesTests(cond) === false;
     return {
       plan: { slot: rule.slot, engine: 'javascript', snapNeeded: snapNeeded(cond), shiftsOffsets: lowering.shifted, exactOnTruncated },
       cond,

@@ -37,8 +37,9 @@ export class Lowering {
   private macLink: boolean;
 
   /**
-   * @param unoptimized the filter contains protochain: libpcap's optimizer then leaves much of the
-   *   generated program alone (see index.ts), which matters for loads it would otherwise drop.
+   * @param unoptimized the filter contains protochain: libpcap then skips its optimizer entirely
+   *   (gen_protochain sets no_optimize), so every load the code generator emits is performed,
+   *   also those the optimizer's algebra would drop (`x & 0`, words of a /0 mask).
    */
   constructor(private readonly link: LinkLayer, private readonly unoptimized = false) {
     this.state = initialState(link);
@@ -259,7 +260,7 @@ export class Lowering {
     }
     const a = address >>> 0, m = mask >>> 0;
     // A /0 network matches any address: libpcap's optimizer drops the loads as well.
-    const addrTest = (off: number): Cond => (m === 0 ? TRUE : maskedEq(load(this.nl + off, 4), m, a, 4));
+    const addrTest = (off: number): Cond => (m === 0 && !this.unoptimized ? TRUE : maskedEq(load(this.nl + off, 4), m, a, 4));
     const ip = (): Cond => and(this.ipv4(), this.dirTest(q.dir,
       () => addrTest(12), () => addrTest(16)));
     const arpLike = (type: number): Cond => and(this.ethertype(type, q.proto === null), this.dirTest(q.dir,
@@ -416,7 +417,7 @@ export class Lowering {
         // loads still happen, at the offsets its protocol implies, without their checks.
         const b = this.arith(x.right, []);
         if (x.op === '/' || x.op === '%' || x.op === '<<' || x.op === '>>') this.checkDivisor(x.op, x.right, b, x.pos);
-        return foldLikeOptimizer(x.op, a, b);
+        return this.unoptimized ? foldConstants(x.op, a, b) : foldLikeOptimizer(x.op, a, b);
       }
       case 'load': return this.accessor(x.proto, x.index, x.size as 1 | 2 | 4, checks);
     }
@@ -514,6 +515,11 @@ function foldLikeOptimizer(op: ArithOp, a: Val, b: Val): Val {
     if (op === '*' || op === '/' || op === '%' || op === '&' || op === '<<' || op === '>>') return num(0);
   }
   return { k: 'bin', op, a, b };
+}
+
+/** Only constant operands folded (no loads disappear): the program libpcap runs unoptimized. */
+function foldConstants(op: ArithOp, a: Val, b: Val): Val {
+  return a.k === 'const' && b.k === 'const' ? num(foldConstant(op, a.v, b.v)) : { k: 'bin', op, a, b };
 }
 
 /** uint32 arithmetic on constants, as libpcap's optimizer folds it. */
