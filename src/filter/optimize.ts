@@ -183,11 +183,13 @@ export function optimizerRemovesTests(c: Cond, budget = 50000): boolean | null {
   let steps = 0;
   let removed = false;
   // Facts: test key -> outcome, and value -> the constant it was found equal to.
-  // libpcap's optimizer also pulls a comparison of a value up to an earlier failed comparison of the
-  // same value (`net a or net b` tests both sources before both destinations). If tests reading
-  // further into the packet lie between them, a short packet can match in libpcap where in-order
-  // evaluation aborts: `pulls` tracks failed equality tests and the furthest load since.
-  type Pull = { v: string; k: number; high: number; max: number };
+  // libpcap's optimizer also pulls a comparison of a value up to an earlier comparison of the same
+  // value, across other tests of an and-chain or or-chain (and_pullup/or_pullup: `net a or net b`
+  // tests both sources before both destinations; `less 60 or not X or less 100` tests the length
+  // twice before X). If tests reading further into the packet lie between them, a short packet can
+  // be decided in libpcap where in-order evaluation aborts: `pulls` tracks every tested value and
+  // the furthest load since (conservatively on both branches, whatever the comparison).
+  type Pull = { v: string; high: number; max: number };
   const walk = (n: Dag, known: Map<string, boolean>, equalTo: Map<string, number>, pulls: readonly Pull[]): number => {
     if (!('key' in n)) return n.id;
     if (++steps > budget) throw new Error('budget');
@@ -196,19 +198,19 @@ export function optimizerRemovesTests(c: Cond, budget = 50000): boolean | null {
     if (n.op === 'eq' && n.k !== null) {
       const eqK = equalTo.get(n.valueKey);
       if (eqK !== undefined && eqK !== n.k) return walk(n.f, known, equalTo, pulls);
-      if (pulls.some((p) => p.v === n.valueKey && p.k !== n.k && p.max > p.high)) removed = true;
     }
     if (n.valueKey.startsWith('#') && n.k !== null && n.op !== 'chain') {
       const a = Number(n.valueKey.slice(1));
       const r = n.op === 'eq' ? a === n.k : n.op === 'gt' ? a > n.k : n.op === 'ge' ? a >= n.k : (a & n.k) !== 0;
       return walk(r ? n.t : n.f, known, equalTo, pulls);
     }
-    const after = pulls.map((p) => (n.ends.high > p.max ? { ...p, max: n.ends.high } : p));
-    const failed = n.op === 'eq' && n.k !== null ? [...after, { v: n.valueKey, k: n.k, high: n.ends.high, max: 0 }] : after;
+    if (n.op !== 'chain' && pulls.some((p) => p.v === n.valueKey && p.max > p.high)) removed = true;
+    const after = [...pulls.filter((p) => p.v !== n.valueKey).map((p) => (n.ends.high > p.max ? { ...p, max: n.ends.high } : p)),
+      { v: n.valueKey, high: n.ends.high, max: 0 }];
     const kt = new Map(known).set(n.key, true);
     const et = n.op === 'eq' && n.k !== null ? new Map(equalTo).set(n.valueKey, n.k) : equalTo;
     const t = walk(n.t, kt, et, after);
-    const f = walk(n.f, new Map(known).set(n.key, false), equalTo, failed);
+    const f = walk(n.f, new Map(known).set(n.key, false), equalTo, after);
     // Dropping a test changes a verdict only if its loads could abort where every way on to
     // "accept" would not have aborted anyway (aborting rejects, like the "reject" end).
     if (t === f) {

@@ -1,0 +1,91 @@
+/**
+ * Short and truncated packets the generated tests found (minimized), each run
+ * through libpcap (the oracle, optimized and not) and the engine. The plan's
+ * contract decides what must agree: exactOnTruncated=true -> libpcap's
+ * optimized answer on every packet; false -> that answer once caplen reaches
+ * snapNeeded, below it libpcap's unoptimized answer (the program as generated).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writePcapFile, type CapturedPacket } from '../gen/pcap-file';
+import { oracleMatchLoopSafe, oracleMatchUnoptimized } from '../gen/oracle';
+import { runEngine } from './harness';
+
+interface Case {
+  expr: string;
+  /** Link type of the capture file (101: LINKTYPE_RAW) and the one the engine is given. */
+  fileDlt: number;
+  dlt: number;
+  hex: string;
+  wirelen: number;
+  /** Why libpcap answers as it does (for whoever reads a failure). */
+  why: string;
+  /** A property of the fix: the rule must stay exact on every packet. */
+  mustBeExact?: boolean;
+}
+
+const CASES: readonly Case[] = [
+  {
+    expr: 'not udp[tcpflags] & icmp-echoreply != 0 and not ip6 protochain 17', fileDlt: 113, dlt: 113, wirelen: 73,
+    hex: '00000001000601005e0000fb0000080045000039123400000111ad850a000001effffffb003514e900',
+    why: 'protochain turns libpcap\'s optimizer off: `x & 0` keeps its load, which aborts', mustBeExact: true,
+  },
+  {
+    expr: 'ip6 protochain 50 or not udp && (not icmp[0] & icmp-echoreply != 0)', fileDlt: 1, dlt: 1, wirelen: 58,
+    hex: '02cafe00000202cafe00000208004c00002c12344000010116e0e00080fbc0a801ffdff8ce8d5ed4d7c6a0342504540100001f7fa9772d87bcbf',
+    why: 'whole packet, IPv4 header longer than the packet: icmp[0] aborts, not folded away without the optimizer', mustBeExact: true,
+  },
+  {
+    expr: '(icmp[0] & icmp-echoreply != 0) or not protochain 132', fileDlt: 101, dlt: 12, wirelen: 56,
+    hex: '46000038123440000101',
+    why: 'raw IPv4 cut at 10 bytes, protochain rule: unoptimized program', mustBeExact: true,
+  },
+  {
+    expr: 'not ip protochain 17 and net 0.0.0.0/0', fileDlt: 101, dlt: 12, wirelen: 40,
+    hex: '450000281234000040060000',
+    why: 'a /0 network still loads the address when libpcap does not optimize', mustBeExact: true,
+  },
+  {
+    expr: 'less 60 || not (ip6[14] & 0xf0) == 0x86dd or less 100', fileDlt: 101, dlt: 12, wirelen: 64,
+    hex: '60000000',
+    why: 'and_pullup moves the second length test before the IPv6 load',
+  },
+  {
+    expr: 'dst net 192.168.0.0/16 || not ether proto 0x88cc', fileDlt: 113, dlt: 113, wirelen: 44,
+    hex: '00010001000602cafe00800100000806040108000604000202cafe0000010a000001a45e60113233',
+    why: 'the address tests cannot change the verdict: the optimizer drops them with their loads',
+  },
+];
+
+test('short and truncated packets: the engine keeps its plan\'s promise against libpcap', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bpfcountd-trunc-'));
+  try {
+    const problems: string[] = [];
+    CASES.forEach((c, n) => {
+      const data = Buffer.from(c.hex, 'hex');
+      const path = join(dir, `case${n}.pcap`);
+      writePcapFile(path, [{ data, wirelen: c.wirelen }], { linkType: c.fileDlt });
+      const [opt] = oracleMatchLoopSafe(path, [c.expr]);
+      const [unopt] = oracleMatchUnoptimized(path, [c.expr]);
+      assert.ok(opt.ok && unopt.ok, `libpcap refuses ${c.expr}`);
+      const packet: CapturedPacket = { data, caplen: data.length, wirelen: c.wirelen, tsSec: 0, tsFrac: 0 };
+      const run = runEngine([c.expr], c.dlt, [packet]);
+      const plan = run.plans[0];
+      if (plan.engine !== 'javascript') { problems.push(`${c.expr}: planned ${plan.engine}`); return; }
+      const got = run.bits[0];
+      if (c.mustBeExact && !plan.exactOnTruncated) problems.push(`${c.expr}: planned exactOnTruncated=false (${c.why})`);
+      const strict = plan.exactOnTruncated || data.length >= plan.snapNeeded;
+      const want = strict ? opt.value : unopt.value;
+      if (got !== want) {
+        problems.push(`${c.expr} on DLT ${c.dlt} ${c.hex} (wirelen ${c.wirelen}): engine ${got}, libpcap ${strict ? 'optimized' : 'unoptimized'} ${want}` +
+          ` (exactOnTruncated=${plan.exactOnTruncated}, snapNeeded ${plan.snapNeeded}; ${c.why})`);
+      }
+    });
+    assert.deepEqual(problems, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
