@@ -464,7 +464,8 @@ export class Lowering {
       case 'ip': case 'ip6': case 'arp': case 'rarp': case 'atalk': case 'decnet': case 'lat': case 'sca':
       case 'moprc': case 'mopdl':
         // Relative to the network-layer offset, even where AppleTalk sits behind SNAP (as libpcap does).
-        checks.push(this.protoAbbrev(proto), ...inner);
+        // The index's own checks come first (gen_load ANDs the protocol test after them).
+        checks.push(...inner, this.protoAbbrev(proto));
         return at(this.nl);
       case 'esp': case 'ah': case 'aarp': case 'stp': case 'ipx': case 'netbeui': case 'iso': case 'clnp':
       case 'esis': case 'isis': case 'l1': case 'l2': case 'iih': case 'lsp': case 'snp': case 'csnp': case 'psnp':

@@ -49,6 +49,11 @@ const CASES: readonly Case[] = [
     why: 'a /0 network still loads the address when libpcap does not optimize', mustBeExact: true,
   },
   {
+    expr: 'rarp[(tcp[45:2] << 4) ^ ip[6:1] :1] < carp[53:2] << len << 8 or not pppoes or not (protochain 112)', fileDlt: 1, dlt: 1, wirelen: 42,
+    hex: 'ffffffffffffa45e601122330800450000',
+    why: 'rarp[...] tests its index\'s protocols (tcp: reads ip[9], past caplen) before rarp itself', mustBeExact: true,
+  },
+  {
     expr: 'less 60 || not (ip6[14] & 0xf0) == 0x86dd or less 100', fileDlt: 101, dlt: 12, wirelen: 64,
     hex: '60000000',
     why: 'and_pullup moves the second length test before the IPv6 load',
