@@ -52,7 +52,7 @@ export function planRule(rule: RuleInput, linkType: number): { plan: RulePlan; c
     if (cond.k === 'false' && !chain) return { plan: { slot: rule.slot, engine: 'libpcap', reason: 'expression rejects all packets' }, cond: null };
     // A program with protochain (a loop) is never optimized by libpcap (gen_protochain sets
     // no_optimize), and the lowering then keeps every load it generates: exact on every packet.
-    const exactOnTruncated = chain || optimizerRemovesTests(cond) === false;
+    const exactOnTruncated = chain || (!lowering.irregular && optimizerRemovesTests(cond) === false);
     return {
       plan: { slot: rule.slot, engine: 'javascript', snapNeeded: snapNeeded(cond), shiftsOffsets: lowering.shifted, exactOnTruncated },
       cond,

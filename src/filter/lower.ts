@@ -32,6 +32,11 @@ export class Lowering {
   private state: LinkState;
   /** Whether the expression used an offset-shifting primitive. */
   shifted = false;
+  /**
+   * Whether libpcap's optimizer turns a test into a constant one whose loads it may or may not
+   * delete, depending on its pass order (so exact only where every byte read was captured).
+   */
+  irregular = false;
   /** Where `ether[]`/`byte` count from, and whether MAC addresses exist there (PPPoE moves both). */
   private linkHdr = 0;
   private macLink: boolean;
@@ -390,6 +395,8 @@ export class Lowering {
     const a = this.arith(left, leftChecks);
     const b = this.arith(right, rightChecks);
     let test: Cond;
+    const allOnes = this.allOnesMaskTest(op, a, b);
+    if (allOnes) return checks(leftChecks, rightChecks, allOnes);
     switch (op) {
       case '>': test = cmp('gt', a, b); break;
       case '>=': test = cmp('ge', a, b); break;
@@ -398,9 +405,20 @@ export class Lowering {
       case '<': test = not(cmp('ge', a, b)); break;
       default: test = not(cmp('eq', a, b)); break;
     }
-    // libpcap tests the protocols of the left operand's accessors, then the right's, then loads.
-    const checks = [...leftChecks, ...rightChecks];
-    return checks.length ? and(andAll(checks), test) : test;
+    return checks(leftChecks, rightChecks, test);
+  }
+
+  /**
+   * `x & 0xffffffff = 0` (or !=): libpcap's optimizer rewrites `and #0xffffffff; jeq #0` into
+   * `jset #0xffffffff` and then takes that jset as always true, whatever x is (x = 0 included).
+   * The loads of x stay (as a test that always holds) unless a later pass drops the test.
+   */
+  private allOnesMaskTest(op: string, a: Val, b: Val): Cond | null {
+    if (this.unoptimized || (op !== '=' && op !== '!=') || b.k !== 'const' || b.v !== 0) return null;
+    if (a.k !== 'bin' || a.op !== '&' || a.b.k !== 'const' || a.b.v !== 0xffffffff) return null;
+    const always: Cond = hasLoad(a) ? cmp('ge', a, num(0)) : TRUE;
+    if (hasLoad(a)) this.irregular = true;
+    return op === '=' ? not(always) : always;
   }
 
   private arith(x: Arith, checks: Cond[]): Val {
@@ -482,6 +500,18 @@ export class Lowering {
   }
 }
 
+/** libpcap tests the protocols of the left operand's accessors, then the right's, then loads. */
+function checks(left: Cond[], right: Cond[], test: Cond): Cond {
+  const all = [...left, ...right];
+  return all.length ? and(andAll(all), test) : test;
+}
+
+function hasLoad(v: Val): boolean {
+  if (v.k === 'load' || v.k === 'ihl') return true;
+  if (v.k === 'bin') return hasLoad(v.a) || hasLoad(v.b);
+  return v.k === 'neg' && hasLoad(v.a);
+}
+
 /** The constant libpcap's code for x starts with (its leftmost leaf), if any. */
 function leadingConstant(x: Arith): number | null {
   switch (x.kind) {
@@ -501,14 +531,14 @@ function hasOp(v: Val, ops: readonly string[]): boolean {
 }
 
 /**
- * The algebra libpcap's optimizer applies, loads included: x op 0 is x for + << >> | ^ and 0 for
+ * The algebra libpcap's optimizer applies, loads included: x op 0 is x for + - << >> | ^ and 0 for
  * * &; 0 op x is x for + | ^ and 0 for * / % & << >> (the loads of x, and a division by zero at run
  * time, disappear with it).
  */
 function foldLikeOptimizer(op: ArithOp, a: Val, b: Val): Val {
   if (a.k === 'const' && b.k === 'const') return num(foldConstant(op, a.v, b.v));
   if (b.k === 'const' && b.v === 0) {
-    if (op === '+' || op === '<<' || op === '>>' || op === '|' || op === '^') return a;
+    if (op === '+' || op === '-' || op === '<<' || op === '>>' || op === '|' || op === '^') return a;
     if (op === '*' || op === '&') return num(0);
   }
   if (a.k === 'const' && a.v === 0) {

@@ -54,6 +54,21 @@ const CASES: readonly Case[] = [
     why: 'rarp[...] tests its index\'s protocols (tcp: reads ip[9], past caplen) before rarp itself', mustBeExact: true,
   },
   {
+    expr: 'ip[1] & 0xffffffff != 0', fileDlt: 101, dlt: 12, wirelen: 12,
+    hex: '450000281234000040060000',
+    why: 'whole packet, ip[1] = 0: the optimizer makes `and #0xffffffff; jeq #0` a jset it takes as always true',
+  },
+  {
+    expr: '(ip[1] & 0xffffffff) - 0 = 0 or ip[9] = 17', fileDlt: 101, dlt: 12, wirelen: 12,
+    hex: '450000281234000040060000',
+    why: 'the same after `- 0` disappears: always false',
+  },
+  {
+    expr: 'ip[3] = 7 or ip[1] & 0xffffffff != 0', fileDlt: 101, dlt: 12, wirelen: 40,
+    hex: '45',
+    why: 'the always-true jset keeps its load here (libpcap rejects: ip[1] not captured)',
+  },
+  {
     expr: 'less 60 || not (ip6[14] & 0xf0) == 0x86dd or less 100', fileDlt: 101, dlt: 12, wirelen: 64,
     hex: '60000000',
     why: 'and_pullup moves the second length test before the IPv6 load',
