@@ -156,6 +156,21 @@ export function valKey(v: Val): string {
   }
 }
 
+/** A test's outcome where earlier outcomes decide it (libpcap's jump threading), else undefined. */
+function decide(n: Extract<Dag, { key: string }>, known: ReadonlyMap<string, boolean>, equalTo: ReadonlyMap<string, number>): boolean | undefined {
+  const decided = known.get(n.key);
+  if (decided !== undefined) return decided;
+  if (n.op === 'eq' && n.k !== null) {
+    const eqK = equalTo.get(n.valueKey);
+    if (eqK !== undefined && eqK !== n.k) return false;
+  }
+  if (n.valueKey.startsWith('#') && n.k !== null && n.op !== 'chain') {
+    const a = Number(n.valueKey.slice(1));
+    return n.op === 'eq' ? a === n.k : n.op === 'gt' ? a > n.k : n.op === 'ge' ? a >= n.k : (a & n.k) !== 0;
+  }
+  return undefined;
+}
+
 /**
  * Whether libpcap's optimizer would remove a test (and its loads) from this rule in a way that
  * can change a verdict, or reduce it to "reject everything"; null when too big to tell.
@@ -193,31 +208,36 @@ export function optimizerRemovesTests(c: Cond, budget = 50000): boolean | null {
   const walk = (n: Dag, known: Map<string, boolean>, equalTo: Map<string, number>, pulls: readonly Pull[]): number => {
     if (!('key' in n)) return n.id;
     if (++steps > budget) throw new Error('budget');
-    const decided = known.get(n.key);
+    const decided = decide(n, known, equalTo);
     if (decided !== undefined) return walk(decided ? n.t : n.f, known, equalTo, pulls);
-    if (n.op === 'eq' && n.k !== null) {
-      const eqK = equalTo.get(n.valueKey);
-      if (eqK !== undefined && eqK !== n.k) return walk(n.f, known, equalTo, pulls);
-    }
-    if (n.valueKey.startsWith('#') && n.k !== null && n.op !== 'chain') {
-      const a = Number(n.valueKey.slice(1));
-      const r = n.op === 'eq' ? a === n.k : n.op === 'gt' ? a > n.k : n.op === 'ge' ? a >= n.k : (a & n.k) !== 0;
-      return walk(r ? n.t : n.f, known, equalTo, pulls);
-    }
     if (n.op !== 'chain' && pulls.some((p) => p.v === n.valueKey && p.max > p.high)) removed = true;
     const after = [...pulls.filter((p) => p.v !== n.valueKey).map((p) => (n.ends.high > p.max ? { ...p, max: n.ends.high } : p)),
       { v: n.valueKey, high: n.ends.high, max: 0 }];
     const kt = new Map(known).set(n.key, true);
     const et = n.op === 'eq' && n.k !== null ? new Map(equalTo).set(n.valueKey, n.k) : equalTo;
+    const kf = new Map(known).set(n.key, false);
     const t = walk(n.t, kt, et, after);
-    const f = walk(n.f, new Map(known).set(n.key, false), equalTo, after);
+    const f = walk(n.f, kf, equalTo, after);
     // Dropping a test changes a verdict only if its loads could abort where every way on to
     // "accept" would not have aborted anyway (aborting rejects, like the "reject" end).
     if (t === f) {
       if (n.ends.high > minAcceptEnd(t)) removed = true;
       return t;
     }
+    // libpcap's blocks are shared, not copied per path: once both edges are threaded past the
+    // tests decided there to the SAME block, the test goes, before any later test could be
+    // specialised on one branch (`dst net X or not ether proto Y` ahead of a test of the same
+    // address). The walk above specialises per path, so check the threaded edges as well.
+    if (thread(n.t, kt, et) === thread(n.f, kf, equalTo) && n.ends.high > Math.min(minAcceptEnd(t), minAcceptEnd(f))) removed = true;
     return interned(n.key, t, f, n.ends.low);
+  };
+  const thread = (n: Dag, known: Map<string, boolean>, equalTo: Map<string, number>): Dag => {
+    while ('key' in n) {
+      const d = decide(n, known, equalTo);
+      if (d === undefined) break;
+      n = d ? n.t : n.f;
+    }
+    return n;
   };
   const table = new Map<string, number>();
   /** Per interned node: the least number of bytes any path from it to "accept" loads. */
