@@ -492,7 +492,8 @@ export class Lowering {
         checks.push(this.ipv4(), ...inner, eq(load(this.nl + 9, 1), IPPROTO[proto]), this.notFragment());
         return at(this.nl, true);
       case 'icmp6':
-        checks.push(this.ipv6(), eq(load(this.nl + 6, 1), IPPROTO.icmp6), ...inner);
+        // gen_load: the index's checks, then IPv6, then the next header.
+        checks.push(...inner, this.ipv6(), eq(load(this.nl + 6, 1), IPPROTO.icmp6));
         return at(this.nl + 40);
       default:
         return unsupported(`${proto}[] not supported yet`);

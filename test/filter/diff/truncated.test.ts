@@ -54,6 +54,11 @@ const CASES: readonly Case[] = [
     why: 'rarp[...] tests its index\'s protocols (tcp: reads ip[9], past caplen) before rarp itself', mustBeExact: true,
   },
   {
+    expr: '-icmp6[carp[15:2] ^ icmp[icmptype] << 1:2] != tcp-push - ip6[33] or not ip protochain 132', fileDlt: 1, dlt: 1, wirelen: 70,
+    hex: '0180c20000000180c200000086dd600000000010',
+    why: 'icmp6[...] tests its index\'s protocols (carp: IPv4, fails here) before IPv6 and the next header', mustBeExact: true,
+  },
+  {
     expr: 'ip[1] & 0xffffffff != 0', fileDlt: 101, dlt: 12, wirelen: 12,
     hex: '450000281234000040060000',
     why: 'whole packet, ip[1] = 0: the optimizer makes `and #0xffffffff; jeq #0` a jset it takes as always true',
