@@ -58,6 +58,19 @@ export class Lowering {
       case 'and': return and(this.lower(e.left), this.lower(e.right));
       case 'or': return or(this.lower(e.left), this.lower(e.right));
       case 'not': return not(this.lower(e.arg));
+      default: {
+        const c = this.primitive(e);
+        this.codeBefore = true;
+        return c;
+      }
+    }
+  }
+
+  /** Whether code of an earlier primitive runs before the current one (it leaves its value in A). */
+  private codeBefore = false;
+
+  private primitive(e: Exclude<Expr, { kind: 'and' | 'or' | 'not' }>): Cond {
+    switch (e.kind) {
       case 'proto': return this.protoAbbrev(e.name);
       case 'rel': return this.relation(e.op, e.left, e.right);
       case 'less': return not(cmp('gt', { k: 'len' }, num(e.value)));
@@ -104,14 +117,18 @@ export class Lowering {
     }
   }
 
-  /** `byte N op V`: a byte at offset N of the packet. libpcap 1.10.3 forgets the load for & and |. */
+  /**
+   * `byte N op V`: a byte at offset N of the packet. libpcap 1.10.3 forgets the load for & and |:
+   * they test the accumulator, 0 at the start of the program, else whatever the code before left
+   * there (`ip and byte 0 & 0x800` tests the EtherType): only libpcap knows that value.
+   */
   private byteOp(index: number, op: string, value: number): Cond {
+    if ((op === '&' || op === '|') && this.codeBefore) return unsupported(`'byte ${op}' tests the value the code before it left`);
     const b = load(this.linkHdr + index, 1);
     switch (op) {
       case '=': return eq(b, value);
       case '>': return cmp('gt', b, num(value));
       case '<': return not(cmp('ge', b, num(value)));
-      // libpcap 1.10.3 emits no load for & and |: they test the accumulator's initial 0.
       case '&': return FALSE;
       default: return value === 0 ? FALSE : TRUE;
     }
