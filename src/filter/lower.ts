@@ -61,10 +61,28 @@ export class Lowering {
       default: {
         const c = this.primitive(e);
         this.codeBefore = true;
+        this.primitives++;
+        let core = c;
+        while (core.k === 'not') core = core.a;
+        const key = JSON.stringify(core);
+        if (this.seen.has(key)) this.repeated = true;
+        this.seen.add(key);
         return c;
       }
     }
   }
+
+  /**
+   * Whether two primitives test the same thing (up to negation: `ip[9] = 17 ... not ip[9] = 17`,
+   * `ether multicast` before and after `vlan`). libpcap 1.10.3's optimizer can compile rules with
+   * such repeats wrongly when they have four or more primitives (and_pullup/or_pullup move blocks
+   * while later steps still use dominators of the graph before the move): whole packets then get
+   * verdicts no faithful evaluation gives. Random searches found such miscompiles only there.
+   */
+  repeated = false;
+  /** How many primitives the expression has (`vlan`, `tcp port 80`, `ip[0] > 4` ... each count 1). */
+  primitives = 0;
+  private readonly seen = new Set<string>();
 
   /** Whether code of an earlier primitive runs before the current one (it leaves its value in A). */
   private codeBefore = false;

@@ -115,13 +115,17 @@ export function snapNeeded(c: Cond): number {
 // can no longer abort the filter on a short packet (`ip or not ip` accepts a 10-byte packet).
 // Rules where that happens are left to libpcap; detection walks every path with known outcomes.
 
-type Dag = { id: number; key: string; valueKey: string; op: string; k: number | null; t: Dag; f: Dag; ends: LoadEnds } | { id: 0 | 1 };
+type Dag = { id: number; key: string; valueKey: string; pullKey: string; op: string; k: number | null; t: Dag; f: Dag; ends: LoadEnds } | { id: 0 | 1 };
 
 /** Bytes a test's loads need: at least `low` on every evaluation, at most `high` (Infinity: unknown). */
-interface LoadEnds { low: number; high: number }
+interface LoadEnds {
+  low: number; high: number;
+  /** A division or modulus by a value from the packet: a zero divisor rejects on any packet. */
+  divides: boolean;
+}
 
 function loadEnds(vals: Val[]): LoadEnds {
-  let low = 0, high = 0;
+  let low = 0, high = 0, divides = false;
   const walk = (v: Val): void => {
     if (v.k === 'load') {
       const lo = lowerBound(v.off) + v.size;
@@ -129,10 +133,13 @@ function loadEnds(vals: Val[]): LoadEnds {
       low = Math.max(low, lo); high = Math.max(high, hi);
       walk(v.off);
     } else if (v.k === 'ihl') { low = Math.max(low, v.off + 1); high = Math.max(high, v.off + 1); }
-    else if (v.k === 'bin') { walk(v.a); walk(v.b); } else if (v.k === 'neg') walk(v.a);
+    else if (v.k === 'bin') {
+      if ((v.op === '/' || v.op === '%') && v.b.k !== 'const') divides = true;
+      walk(v.a); walk(v.b);
+    } else if (v.k === 'neg') walk(v.a);
   };
   vals.forEach(walk);
-  return { low, high };
+  return { low, high, divides };
 }
 
 /** Smallest value v can take (offsets grow only by addition of unsigned parts). */
@@ -176,6 +183,86 @@ function decide(n: Extract<Dag, { key: string }>, known: ReadonlyMap<string, boo
  * can change a verdict, or reduce it to "reject everything"; null when too big to tell.
  */
 export function optimizerRemovesTests(c: Cond, budget = 50000): boolean | null {
+  const a = analyseOptimizer(c, budget);
+  return a === null ? null : a.removesTests;
+}
+
+export interface OptimizerEffects {
+  /** A test (with loads) goes or moves where a short packet could then be decided differently. */
+  removesTests: boolean;
+  /**
+   * A value is compared again after tests of other values on one path: libpcap 1.10.3's
+   * and_pullup/or_pullup may move that comparison up, and its optimizer then keeps threading
+   * jumps with dominator sets of the graph before the move, which can produce a wrong program
+   * (whole packets then get wrong verdicts; fixed in later libpcap by recomputing dominators).
+   */
+  pullUp: boolean;
+  /**
+   * A test dividing by a packet value goes or moves: where that divisor is 0 the verdicts differ
+   * on whole packets too (BPF rejects a packet on division by zero).
+   */
+  dropsDivision: boolean;
+  /**
+   * A value is compared again, after a comparison of another value, in a block libpcap keeps: its
+   * blocks are shared by all paths, and a jump is threaded past a test only where the tests
+   * dominating that jump decide it (not where each path on its own would). Such blocks are what
+   * and_pullup/or_pullup move around, the precondition of libpcap 1.10.3's miscompiles.
+   */
+  retested: boolean;
+}
+
+type TestNode = Extract<Dag, { key: string }>;
+
+/** See OptimizerEffects.retested. Walks the shared graph once, threading each edge by its dominators. */
+function keptRetests(root: Dag): boolean {
+  const order: TestNode[] = [];
+  const seen = new Set<TestNode>();
+  const visit = (n: Dag): void => {
+    if (!('key' in n) || seen.has(n)) return;
+    seen.add(n);
+    visit(n.t); visit(n.f);
+    order.push(n);
+  };
+  visit(root);
+  order.reverse();
+  interface Edge { known: Map<string, boolean>; equalTo: Map<string, number>; tested: Set<string>; from: string | null }
+  const incoming = new Map<TestNode, Edge[]>();
+  const send = (target: Dag, e: Edge): void => {
+    while ('key' in target) {
+      const d = decide(target, e.known, e.equalTo);
+      if (d === undefined) break;
+      target = d ? target.t : target.f;
+    }
+    if (!('key' in target)) return;
+    const list = incoming.get(target);
+    if (list) list.push(e); else incoming.set(target, [e]);
+  };
+  send(root, { known: new Map(), equalTo: new Map(), tested: new Set(), from: null });
+  let found = false;
+  for (const n of order) {
+    const ins = incoming.get(n);
+    if (!ins) continue;
+    if (ins.some((e) => e.tested.has(n.pullKey) && e.from !== n.pullKey)) found = true;
+    const known = commonEntries(ins.map((e) => e.known));
+    const equalTo = commonEntries(ins.map((e) => e.equalTo));
+    const tested = new Set([...ins[0].tested].filter((v) => ins.every((e) => e.tested.has(v))));
+    tested.add(n.pullKey);
+    const et = n.op === 'eq' && n.k !== null ? new Map(equalTo).set(n.valueKey, n.k) : equalTo;
+    send(n.t, { known: new Map(known).set(n.key, true), equalTo: et, tested, from: n.pullKey });
+    send(n.f, { known: new Map(known).set(n.key, false), equalTo, tested, from: n.pullKey });
+  }
+  return found;
+}
+
+/** The entries all maps share (facts that hold on every incoming edge). */
+function commonEntries<V>(maps: readonly Map<string, V>[]): Map<string, V> {
+  const out = new Map<string, V>();
+  for (const [k, v] of maps[0]) if (maps.every((m) => m.get(k) === v)) out.set(k, v);
+  return out;
+}
+
+/** What libpcap's optimizer may do to this rule; null when too big to tell. */
+export function analyseOptimizer(c: Cond, budget = 50000): OptimizerEffects | null {
   let nextId = 2;
   const build = (x: Cond, t: Dag, f: Dag): Dag => {
     switch (x.k) {
@@ -185,18 +272,22 @@ export function optimizerRemovesTests(c: Cond, budget = 50000): boolean | null {
       case 'and': return build(x.a, build(x.b, t, f), f);
       case 'or': return build(x.a, t, build(x.b, t, f));
       case 'chain':
-        return { id: nextId++, key: `chain${x.v6}${x.nl}/${x.proto}`, valueKey: `chain${x.v6}${x.nl}`, op: 'chain', k: x.proto, t, f,
-          ends: { low: x.nl + 1, high: Infinity } };
+        return { id: nextId++, key: `chain${x.v6}${x.nl}/${x.proto}`, valueKey: `chain${x.v6}${x.nl}`, pullKey: `chain${x.v6}${x.nl}/${x.proto}`, op: 'chain', k: x.proto, t, f,
+          ends: { low: x.nl + 1, high: Infinity, divides: false } };
       case 'cmp': {
         const a = valKey(x.a), b = valKey(x.b);
-        return { id: nextId++, key: `${x.op}:${a}:${b}`, valueKey: a, op: x.op, k: x.b.k === 'const' ? x.b.v : null, t, f,
+        const unmasked = x.a.k === 'bin' && x.a.op === '&' && x.a.b.k === 'const' ? valKey(x.a.a) : a;
+        return { id: nextId++, key: `${x.op}:${a}:${b}`, valueKey: a, pullKey: unmasked, op: x.op, k: x.b.k === 'const' ? x.b.v : null, t, f,
           ends: loadEnds([x.a, x.b]) };
       }
     }
   };
   const root = build(c, ACCEPT, REJECT);
+  const retested = keptRetests(root);
   let steps = 0;
   let removed = false;
+  let pullUp = false;
+  let dropsDivision = false;
   // Facts: test key -> outcome, and value -> the constant it was found equal to.
   // libpcap's optimizer also pulls a comparison of a value up to an earlier comparison of the same
   // value, across other tests of an and-chain or or-chain (and_pullup/or_pullup: `net a or net b`
@@ -204,15 +295,21 @@ export function optimizerRemovesTests(c: Cond, budget = 50000): boolean | null {
   // twice before X). If tests reading further into the packet lie between them, a short packet can
   // be decided in libpcap where in-order evaluation aborts: `pulls` tracks every tested value and
   // the furthest load since (conservatively on both branches, whatever the comparison).
-  type Pull = { v: string; high: number; max: number };
+  type Pull = { v: string; high: number; max: number; between: boolean; divides: boolean };
   const walk = (n: Dag, known: Map<string, boolean>, equalTo: Map<string, number>, pulls: readonly Pull[]): number => {
     if (!('key' in n)) return n.id;
     if (++steps > budget) throw new Error('budget');
     const decided = decide(n, known, equalTo);
     if (decided !== undefined) return walk(decided ? n.t : n.f, known, equalTo, pulls);
-    if (n.op !== 'chain' && pulls.some((p) => p.v === n.valueKey && p.max > p.high)) removed = true;
-    const after = [...pulls.filter((p) => p.v !== n.valueKey).map((p) => (n.ends.high > p.max ? { ...p, max: n.ends.high } : p)),
-      { v: n.valueKey, high: n.ends.high, max: 0 }];
+    const v = pullKey(n);
+    const again = pulls.find((p) => p.v === v);
+    if (again && again.between) {
+      pullUp = true;
+      if (again.max > again.high) removed = true;
+      if (again.divides) dropsDivision = true;
+    }
+    const after = [...pulls.filter((p) => p.v !== v).map((p) => ({ ...p, between: true, max: Math.max(p.max, n.ends.high), divides: p.divides || n.ends.divides })),
+      { v, high: n.ends.high, max: 0, between: false, divides: false }];
     const kt = new Map(known).set(n.key, true);
     const et = n.op === 'eq' && n.k !== null ? new Map(equalTo).set(n.valueKey, n.k) : equalTo;
     const kf = new Map(known).set(n.key, false);
@@ -222,13 +319,17 @@ export function optimizerRemovesTests(c: Cond, budget = 50000): boolean | null {
     // "accept" would not have aborted anyway (aborting rejects, like the "reject" end).
     if (t === f) {
       if (n.ends.high > minAcceptEnd(t)) removed = true;
+      if (n.ends.divides) dropsDivision = true;
       return t;
     }
     // libpcap's blocks are shared, not copied per path: once both edges are threaded past the
     // tests decided there to the SAME block, the test goes, before any later test could be
     // specialised on one branch (`dst net X or not ether proto Y` ahead of a test of the same
     // address). The walk above specialises per path, so check the threaded edges as well.
-    if (thread(n.t, kt, et) === thread(n.f, kf, equalTo) && n.ends.high > Math.min(minAcceptEnd(t), minAcceptEnd(f))) removed = true;
+    if (thread(n.t, kt, et) === thread(n.f, kf, equalTo)) {
+      if (n.ends.high > Math.min(minAcceptEnd(t), minAcceptEnd(f))) removed = true;
+      if (n.ends.divides) dropsDivision = true;
+    }
     return interned(n.key, t, f, n.ends.low);
   };
   const thread = (n: Dag, known: Map<string, boolean>, equalTo: Map<string, number>): Dag => {
@@ -254,9 +355,27 @@ export function optimizerRemovesTests(c: Cond, budget = 50000): boolean | null {
     return id;
   };
   try {
-    if (walk(root, new Map(), new Map(), []) === REJECT.id) return true;
+    if (walk(root, new Map(), new Map(), []) === REJECT.id) return { removesTests: true, pullUp, dropsDivision, retested };
   } catch {
     return null;
   }
-  return removed;
+  return { removesTests: removed, pullUp, dropsDivision, retested };
+}
+
+/** Whether a test of c divides by a value read from the packet. */
+export function dividesAtRunTime(c: Cond): boolean {
+  switch (c.k) {
+    case 'and': case 'or': return dividesAtRunTime(c.a) || dividesAtRunTime(c.b);
+    case 'not': return dividesAtRunTime(c.a);
+    case 'cmp': return loadEnds([c.a, c.b]).divides;
+    default: return false;
+  }
+}
+
+/**
+ * The value libpcap's pull-ups compare: what the accumulator holds at the test. A mask against 0
+ * becomes `jset` on the unmasked value (peephole), so masks are set aside, conservatively always.
+ */
+function pullKey(n: Extract<Dag, { key: string }>): string {
+  return n.pullKey;
 }
