@@ -191,13 +191,6 @@ export interface OptimizerEffects {
   /** A test (with loads) goes or moves where a short packet could then be decided differently. */
   removesTests: boolean;
   /**
-   * A value is compared again after tests of other values on one path: libpcap 1.10.3's
-   * and_pullup/or_pullup may move that comparison up, and its optimizer then keeps threading
-   * jumps with dominator sets of the graph before the move, which can produce a wrong program
-   * (whole packets then get wrong verdicts; fixed in later libpcap by recomputing dominators).
-   */
-  pullUp: boolean;
-  /**
    * A test dividing by a packet value goes or moves: where that divisor is 0 the verdicts differ
    * on whole packets too (BPF rejects a packet on division by zero).
    */
@@ -286,7 +279,6 @@ export function analyseOptimizer(c: Cond, budget = 50000): OptimizerEffects | nu
   const retested = keptRetests(root);
   let steps = 0;
   let removed = false;
-  let pullUp = false;
   let dropsDivision = false;
   // Facts: test key -> outcome, and value -> the constant it was found equal to.
   // libpcap's optimizer also pulls a comparison of a value up to an earlier comparison of the same
@@ -304,7 +296,6 @@ export function analyseOptimizer(c: Cond, budget = 50000): OptimizerEffects | nu
     const v = pullKey(n);
     const again = pulls.find((p) => p.v === v);
     if (again && again.between) {
-      pullUp = true;
       if (again.max > again.high) removed = true;
       if (again.divides) dropsDivision = true;
     }
@@ -355,11 +346,11 @@ export function analyseOptimizer(c: Cond, budget = 50000): OptimizerEffects | nu
     return id;
   };
   try {
-    if (walk(root, new Map(), new Map(), []) === REJECT.id) return { removesTests: true, pullUp, dropsDivision, retested };
+    if (walk(root, new Map(), new Map(), []) === REJECT.id) return { removesTests: true, dropsDivision, retested };
   } catch {
     return null;
   }
-  return { removesTests: removed, pullUp, dropsDivision, retested };
+  return { removesTests: removed, dropsDivision, retested };
 }
 
 /** Whether a test of c divides by a value read from the packet. */
