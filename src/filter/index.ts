@@ -6,7 +6,7 @@ import { generate, type CodegenRule } from './codegen';
 import { FilterError, Unsupported } from './errors';
 import type { Cond } from './ir';
 import { linkLayerFor } from './link';
-import { Lowering } from './lower';
+import { hasIhl, Lowering } from './lower';
 import { analyseOptimizer, chooseShared, dividesAtRunTime, simplify, snapNeeded, type OptimizerEffects } from './optimize';
 import { parseFilter } from './parse';
 import { TRUE } from './ir';
@@ -76,6 +76,9 @@ function optimizerOnlyLibpcapKnows(ast: Expr | null, lowering: Lowering, cond: C
   if (lowering.primitives >= MISCOMPILE_MIN_PRIMITIVES && !conjunction(ast) && (lowering.repeated || effects === null || effects.retested)) {
     return 'a value is tested again after other tests: libpcap 1.10.3\'s optimizer may miscompile such rules (not modelled here)';
   }
+  if (lowering.droppedIhl && readsIhl(cond)) {
+    return 'libpcap\'s optimizer drops an IPv4 header-length load another test relies on (it then reads from offset 0)';
+  }
   if (effects === null ? dividesAtRunTime(cond) : effects.dropsDivision) {
     return 'libpcap\'s optimizer may drop a division by a packet value (a zero divisor rejects the packet)';
   }
@@ -101,6 +104,15 @@ function conjunction(e: Expr | null): boolean {
     case 'and': return conjunction(e.left) && conjunction(e.right);
     case 'or': case 'not': return false;
     default: return true;
+  }
+}
+
+function readsIhl(c: Cond): boolean {
+  switch (c.k) {
+    case 'and': case 'or': return readsIhl(c.a) || readsIhl(c.b);
+    case 'not': return readsIhl(c.a);
+    case 'cmp': return hasIhl(c.a) || hasIhl(c.b);
+    default: return false;
   }
 }
 

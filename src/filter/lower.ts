@@ -80,6 +80,13 @@ export class Lowering {
    * verdicts no faithful evaluation gives. Random searches found such miscompiles only there.
    */
   repeated = false;
+  /**
+   * Whether the optimizer's algebra drops an operand that reads the IPv4 header length
+   * (`udp[13] & 0`): libpcap 1.10.3 then also deletes the `ldxb` a later test shares through its
+   * value numbering, and that test reads from offset 0 instead (`udp[13] & 0 != 0 or udp[9] <= 1`
+   * tests ip[9] in libpcap, on whole packets too).
+   */
+  droppedIhl = false;
   /** How many primitives the expression has (`vlan`, `tcp port 80`, `ip[0] > 4` ... each count 1). */
   primitives = 0;
   private readonly seen = new Set<string>();
@@ -470,7 +477,10 @@ export class Lowering {
         // loads still happen, at the offsets its protocol implies, without their checks.
         const b = this.arith(x.right, []);
         if (x.op === '/' || x.op === '%' || x.op === '<<' || x.op === '>>') this.checkDivisor(x.op, x.right, b, x.pos);
-        return this.unoptimized ? foldConstants(x.op, a, b) : foldLikeOptimizer(x.op, a, b);
+        if (this.unoptimized) return foldConstants(x.op, a, b);
+        const folded = foldLikeOptimizer(x.op, a, b);
+        if ((hasIhl(a) || hasIhl(b)) && !hasIhl(folded)) this.droppedIhl = true;
+        return folded;
       }
       case 'load': return this.accessor(x.proto, x.index, x.size as 1 | 2 | 4, checks);
     }
@@ -540,6 +550,13 @@ export class Lowering {
 function checks(left: Cond[], right: Cond[], test: Cond): Cond {
   const all = [...left, ...right];
   return all.length ? and(andAll(all), test) : test;
+}
+
+export function hasIhl(v: Val): boolean {
+  if (v.k === 'ihl') return true;
+  if (v.k === 'load') return hasIhl(v.off);
+  if (v.k === 'bin') return hasIhl(v.a) || hasIhl(v.b);
+  return v.k === 'neg' && hasIhl(v.a);
 }
 
 function hasLoad(v: Val): boolean {
