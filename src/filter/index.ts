@@ -6,7 +6,7 @@ import { generate, type CodegenRule } from './codegen';
 import { FilterError, Unsupported } from './errors';
 import type { Cond } from './ir';
 import { linkLayerFor } from './link';
-import { hasIhl, Lowering } from './lower';
+import { Lowering, usesX } from './lower';
 import { analyseOptimizer, chooseShared, dividesAtRunTime, simplify, snapNeeded, type OptimizerEffects } from './optimize';
 import { parseFilter } from './parse';
 import { TRUE } from './ir';
@@ -76,8 +76,8 @@ function optimizerOnlyLibpcapKnows(ast: Expr | null, lowering: Lowering, cond: C
   if (lowering.primitives >= MISCOMPILE_MIN_PRIMITIVES && !conjunction(ast) && (lowering.repeated || effects === null || effects.retested)) {
     return 'a value is tested again after other tests: libpcap 1.10.3\'s optimizer may miscompile such rules (not modelled here)';
   }
-  if (lowering.droppedIhl && readsIhl(cond)) {
-    return 'libpcap\'s optimizer drops an IPv4 header-length load another test relies on (it then reads from offset 0)';
+  if (lowering.droppedIndexLoad && loadsThroughX(cond)) {
+    return 'libpcap\'s optimizer drops an indexed load whose X register another test relies on (it then reads with X = 0)';
   }
   if (effects === null ? dividesAtRunTime(cond) : effects.dropsDivision) {
     return 'libpcap\'s optimizer may drop a division by a packet value (a zero divisor rejects the packet)';
@@ -107,11 +107,11 @@ function conjunction(e: Expr | null): boolean {
   }
 }
 
-function readsIhl(c: Cond): boolean {
+function loadsThroughX(c: Cond): boolean {
   switch (c.k) {
-    case 'and': case 'or': return readsIhl(c.a) || readsIhl(c.b);
-    case 'not': return readsIhl(c.a);
-    case 'cmp': return hasIhl(c.a) || hasIhl(c.b);
+    case 'and': case 'or': return loadsThroughX(c.a) || loadsThroughX(c.b);
+    case 'not': return loadsThroughX(c.a);
+    case 'cmp': return usesX(c.a) || usesX(c.b);
     default: return false;
   }
 }

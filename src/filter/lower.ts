@@ -81,12 +81,12 @@ export class Lowering {
    */
   repeated = false;
   /**
-   * Whether the optimizer's algebra drops an operand that reads the IPv4 header length
-   * (`udp[13] & 0`): libpcap 1.10.3 then also deletes the `ldxb` a later test shares through its
-   * value numbering, and that test reads from offset 0 instead (`udp[13] & 0 != 0 or udp[9] <= 1`
-   * tests ip[9] in libpcap, on whole packets too).
+   * Whether the optimizer's algebra drops an operand that loads through the X register (the IPv4
+   * header length, or a computed index: `udp[13] & 0`, `ip[len - 40] & 0`): libpcap 1.10.3 then
+   * also deletes the `ldxb`/`tax` a later test shares through its value numbering, and that test
+   * reads with X = 0 (`udp[13] & 0 != 0 or udp[9] <= 1` tests ip[9] there, on whole packets too).
    */
-  droppedIhl = false;
+  droppedIndexLoad = false;
   /** How many primitives the expression has (`vlan`, `tcp port 80`, `ip[0] > 4` ... each count 1). */
   primitives = 0;
   private readonly seen = new Set<string>();
@@ -479,7 +479,7 @@ export class Lowering {
         if (x.op === '/' || x.op === '%' || x.op === '<<' || x.op === '>>') this.checkDivisor(x.op, x.right, b, x.pos);
         if (this.unoptimized) return foldConstants(x.op, a, b);
         const folded = foldLikeOptimizer(x.op, a, b);
-        if ((hasIhl(a) || hasIhl(b)) && !hasIhl(folded)) this.droppedIhl = true;
+        if ((usesX(a) || usesX(b)) && !usesX(folded)) this.droppedIndexLoad = true;
         return folded;
       }
       case 'load': return this.accessor(x.proto, x.index, x.size as 1 | 2 | 4, checks);
@@ -552,11 +552,12 @@ function checks(left: Cond[], right: Cond[], test: Cond): Cond {
   return all.length ? and(andAll(all), test) : test;
 }
 
-export function hasIhl(v: Val): boolean {
+/** Whether BPF computes v with the X register: an IPv4 header length or a load at a computed offset. */
+export function usesX(v: Val): boolean {
   if (v.k === 'ihl') return true;
-  if (v.k === 'load') return hasIhl(v.off);
-  if (v.k === 'bin') return hasIhl(v.a) || hasIhl(v.b);
-  return v.k === 'neg' && hasIhl(v.a);
+  if (v.k === 'load') return v.off.k !== 'const' || usesX(v.off);
+  if (v.k === 'bin') return usesX(v.a) || usesX(v.b);
+  return v.k === 'neg' && usesX(v.a);
 }
 
 function hasLoad(v: Val): boolean {
