@@ -62,6 +62,7 @@ export class Lowering {
         const c = this.primitive(e);
         this.codeBefore = true;
         this.primitives++;
+        if (linkLevel(e)) this.linkLevel = true;
         let core = c;
         while (core.k === 'not') core = core.a;
         const key = JSON.stringify(core);
@@ -87,6 +88,11 @@ export class Lowering {
    * reads with X = 0 (`udp[13] & 0 != 0 or udp[9] <= 1` tests ip[9] there, on whole packets too).
    */
   droppedIndexLoad = false;
+  /**
+   * Whether a primitive tests the link header or the length without any protocol check
+   * (`ether multicast`, `ether[0] = 1`, `len > 100`): libpcap's miscompiles were only seen with one.
+   */
+  linkLevel = false;
   /** How many primitives the expression has (`vlan`, `tcp port 80`, `ip[0] > 4` ... each count 1). */
   primitives = 0;
   private readonly seen = new Set<string>();
@@ -543,6 +549,26 @@ export class Lowering {
       default:
         return unsupported(`${proto}[] not supported yet`);
     }
+  }
+}
+
+/** A primitive reading only link-header bytes (other than through a protocol test) or the length. */
+function linkLevel(e: Expr): boolean {
+  switch (e.kind) {
+    case 'less': case 'greater': case 'byte': case 'llc': return true;
+    case 'broadcast': case 'multicast': return e.proto === null || e.proto === 'link';
+    case 'addr': return e.value.type === 'eid';
+    case 'rel': return onlyLinkLoads(e.left) && onlyLinkLoads(e.right);
+    default: return false;
+  }
+}
+
+function onlyLinkLoads(x: Arith): boolean {
+  switch (x.kind) {
+    case 'num': case 'len': return true;
+    case 'load': return x.proto === 'link' && onlyLinkLoads(x.index);
+    case 'neg': return onlyLinkLoads(x.arg);
+    case 'bin': return onlyLinkLoads(x.left) && onlyLinkLoads(x.right);
   }
 }
 
