@@ -77,6 +77,9 @@ function optimizerOnlyLibpcapKnows(ast: Expr | null, lowering: Lowering, cond: C
   if (lowering.primitives >= MISCOMPILE_MIN_PRIMITIVES && !conjunction(ast) && (lowering.repeated || (lowering.linkLevel && retested))) {
     return 'a value is tested again after other tests: libpcap 1.10.3\'s optimizer may miscompile such rules (not modelled here)';
   }
+  if (lowering.bothDirsOnVersion && lowering.primitives >= 3 && !conjunction(ast)) {
+    return 'a src-and-dst address on raw IP with `or`: libpcap 1.10.3\'s optimizer may miscompile such rules (not modelled here)';
+  }
   if (lowering.droppedIndexLoad && loadsThroughX(cond)) {
     return 'libpcap\'s optimizer drops an indexed load whose X register another test relies on (it then reads with X = 0)';
   }

@@ -59,6 +59,7 @@ export class Lowering {
       case 'or': return or(this.lower(e.left), this.lower(e.right));
       case 'not': return not(this.lower(e.arg));
       default: {
+        if (e.kind === 'addr' && e.q.dir === 'src and dst' && this.state.kind === 'version') this.bothDirsOnVersion = true;
         const c = this.primitive(e);
         this.codeBefore = true;
         this.primitives++;
@@ -68,6 +69,11 @@ export class Lowering {
         const key = JSON.stringify(core);
         if (this.seen.has(key)) this.repeated = true;
         this.seen.add(key);
+        for (const t of this.primitiveValueTests) {
+          if (this.valueTests.has(t)) this.repeated = true;
+        }
+        for (const t of this.primitiveValueTests) this.valueTests.add(t);
+        this.primitiveValueTests.clear();
         return c;
       }
     }
@@ -75,7 +81,8 @@ export class Lowering {
 
   /**
    * Whether two primitives test the same thing (up to negation: `ip[9] = 17 ... not ip[9] = 17`,
-   * `ether multicast` before and after `vlan`). libpcap 1.10.3's optimizer can compile rules with
+   * `ether multicast` before and after `vlan`), or compare the same value the rule names
+   * (`net 2001:db8:1::/48 ... net 2001:db8::/32` both test the first address word). libpcap 1.10.3's optimizer can compile rules with
    * such repeats wrongly when they have four or more primitives (and_pullup/or_pullup move blocks
    * while later steps still use dominators of the graph before the move): whole packets then get
    * verdicts no faithful evaluation gives. Random searches found such miscompiles only there.
@@ -93,9 +100,29 @@ export class Lowering {
    * (`ether multicast`, `ether[0] = 1`, `len > 100`): libpcap's miscompiles were only seen with one.
    */
   linkLevel = false;
+  /**
+   * Whether a `src and dst` address is tested where IPv4 and IPv6 are told apart by the version
+   * nibble (raw IP, after mpls): libpcap 1.10.3 miscompiles such rules once an `or` joins three
+   * primitives (`dst host 224.0.0.251 or udp and src and dst net 2001:db8::/32` never tests the
+   * destination), not seen on link types with a protocol field.
+   */
+  bothDirsOnVersion = false;
   /** How many primitives the expression has (`vlan`, `tcp port 80`, `ip[0] > 4` ... each count 1). */
   primitives = 0;
   private readonly seen = new Set<string>();
+  /** Comparisons with values the rule names (addresses, ports, relations) of earlier primitives and of this one. */
+  private readonly valueTests = new Set<string>();
+  private readonly primitiveValueTests = new Set<string>();
+
+  /** Notes the comparisons in c as tests of a value the rule names; returns c. */
+  private valueTest(c: Cond): Cond {
+    const walk = (x: Cond): void => {
+      if (x.k === 'and' || x.k === 'or') { walk(x.a); walk(x.b); } else if (x.k === 'not') walk(x.a);
+      else if (x.k === 'cmp') this.primitiveValueTests.add(JSON.stringify(x));
+    };
+    walk(c);
+    return c;
+  }
 
   /** Whether code of an earlier primitive runs before the current one (it leaves its value in A). */
   private codeBefore = false;
@@ -276,7 +303,7 @@ export class Lowering {
         for (let i = 0; i < 4; i++) {
           if (masks[i] !== 0 || this.unoptimized) parts.push(maskedEq(load(this.nl + off + 4 * i, 4), masks[i], words[i], 4));
         }
-        return andAll(parts);
+        return this.valueTest(andAll(parts));
       };
       return and(this.ipv6(), this.dirTest(q.dir, () => match(8), () => match(24)));
     }
@@ -313,7 +340,7 @@ export class Lowering {
     }
     const a = address >>> 0, m = mask >>> 0;
     // A /0 network matches any address: libpcap's optimizer drops the loads as well.
-    const addrTest = (off: number): Cond => (m === 0 && !this.unoptimized ? TRUE : maskedEq(load(this.nl + off, 4), m, a, 4));
+    const addrTest = (off: number): Cond => (m === 0 && !this.unoptimized ? TRUE : this.valueTest(maskedEq(load(this.nl + off, 4), m, a, 4)));
     const ip = (): Cond => and(this.ipv4(), this.dirTest(q.dir,
       () => addrTest(12), () => addrTest(16)));
     const arpLike = (type: number): Cond => and(this.ethertype(type, q.proto === null), this.dirTest(q.dir,
@@ -328,9 +355,9 @@ export class Lowering {
   }
 
   private etherHost(dir: Qualifiers['dir'], mac: number[]): Cond {
-    const at = (off: number): Cond => and(
+    const at = (off: number): Cond => this.valueTest(and(
       eq(load(off + 2, 4), ((mac[2] << 24) | (mac[3] << 16) | (mac[4] << 8) | mac[5]) >>> 0),
-      eq(load(off, 2), (mac[0] << 8) | mac[1]));
+      eq(load(off, 2), (mac[0] << 8) | mac[1])));
     return this.dirTest(dir, () => at(6), () => at(0));
   }
 
@@ -368,7 +395,7 @@ export class Lowering {
       return fail("'port' modifier applied to IP address");
     }
     if (hi > 65535) fail(`illegal port number ${hi} > 65535`);
-    const test = (off: Val): Cond => (lo === hi ? eq(load(off, 2), lo)
+    const test = (off: Val): Cond => this.valueTest(lo === hi ? eq(load(off, 2), lo)
       : and(cmp('ge', load(off, 2), num(lo)), not(cmp('gt', load(off, 2), num(hi)))));
     const transport = (nh: Val): Cond => (proto === 'any'
       ? orAll([eq(nh, IPPROTO.sctp), eq(nh, IPPROTO.tcp), eq(nh, IPPROTO.udp)]) : eq(nh, IPPROTO[proto]));
@@ -453,7 +480,7 @@ export class Lowering {
       case '<': test = not(cmp('ge', a, b)); break;
       default: test = not(cmp('eq', a, b)); break;
     }
-    return checks(leftChecks, rightChecks, test);
+    return checks(leftChecks, rightChecks, this.valueTest(test));
   }
 
   /**
