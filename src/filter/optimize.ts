@@ -178,17 +178,11 @@ function decide(n: Extract<Dag, { key: string }>, known: ReadonlyMap<string, boo
   return undefined;
 }
 
-/**
- * Whether libpcap's optimizer would remove a test (and its loads) from this rule in a way that
- * can change a verdict, or reduce it to "reject everything"; null when too big to tell.
- */
-export function optimizerRemovesTests(c: Cond, budget = 50000): boolean | null {
-  const a = analyseOptimizer(c, budget);
-  return a === null ? null : a.removesTests;
-}
-
 export interface OptimizerEffects {
-  /** A test (with loads) goes or moves where a short packet could then be decided differently. */
+  /**
+   * A test (with loads) goes or moves where a short packet could then be decided differently,
+   * or the whole rule reduces to "reject everything".
+   */
   removesTests: boolean;
   /**
    * A test dividing by a packet value goes or moves: where that divisor is 0 the verdicts differ
