@@ -74,6 +74,9 @@ export function planRule(rule: RuleInput, linkType: number): { plan: RulePlan; c
  */
 function optimizerOnlyLibpcapKnows(ast: Expr | null, lowering: Lowering, cond: Cond, effects: OptimizerEffects | null): string | null {
   const retested = effects === null || effects.retested;
+  if ((lowering.prefixMiscompiled && lowering.addressTests >= 2) || (lowering.maskedOutWord && lowering.hostRepeated)) {
+    return 'libpcap 1.10.3\'s optimizer miscompiles these address tests (a prefix word compared with 0, or a host tested twice next to a prefix)';
+  }
   if (lowering.primitives >= MISCOMPILE_MIN_PRIMITIVES && !conjunction(ast) && (lowering.repeated || (lowering.linkLevel && retested))) {
     return 'a value is tested again after other tests: libpcap 1.10.3\'s optimizer may miscompile such rules (not modelled here)';
   }

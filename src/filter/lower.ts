@@ -109,6 +109,13 @@ export class Lowering {
   bothDirsOnVersion = false;
   /** How many primitives the expression has (`vlan`, `tcp port 80`, `ip[0] > 4` ... each count 1). */
   primitives = 0;
+  /** IPv4/IPv6 host/net primitives, and whether one has a prefix libpcap mishandles (see miscompiledPrefix). */
+  addressTests = 0;
+  prefixMiscompiled = false;
+  /** An IPv6 host address tested twice, and an IPv6 prefix leaving a whole word out (see hostOrNet). */
+  hostRepeated = false;
+  maskedOutWord = false;
+  private readonly hostsSeen = new Set<string>();
   private readonly seen = new Set<string>();
   /** Comparisons with values the rule names (addresses, ports, relations) of earlier primitives and of this one. */
   private readonly valueTests = new Set<string>();
@@ -286,15 +293,25 @@ export class Lowering {
     }
     if (v.type === 'hid6' || v.type === 'cidr6') {
       if (q.proto !== null && q.proto !== 'ip6') unsupported('IPv6 address with this qualifier');
-      if (v.type === 'cidr6' && addr !== 'net') fail('Mask syntax for networks only');
+      // A full-length prefix is allowed on a host (libpcap's gen_mcode6 lets /128 through), and
+      // `net ADDR` without a length is the /128 network (the grammar passes 128 for both).
+      if (v.type === 'cidr6' && addr !== 'net' && v.bits !== 128) fail('Mask syntax for networks only');
       const bits = v.type === 'cidr6' ? v.bits : 128;
-      if (v.type === 'hid6' && addr === 'net') unsupported('ip6 net without prefix length');
       if (bits > 128) fail(`mask length must be <= 128`);
       const groups = parseIPv6(v.text);
       if (!groups) return fail(`invalid ip6 address ${v.text}`);
       const words = [0, 1, 2, 3].map((i) => ((groups[2 * i] << 16) | groups[2 * i + 1]) >>> 0);
       const masks = [0, 1, 2, 3].map((i) => prefixMask(Math.max(0, Math.min(32, bits - 32 * i))));
       if (words.some((w, i) => (w & ~masks[i]) !== 0)) unsupported('IPv6 address with non-network bits');
+      this.addressTests++;
+      if (miscompiledPrefix(words, masks)) this.prefixMiscompiled = true;
+      // A word some prefix masks out entirely, and one host address tested twice: libpcap 1.10.3's
+      // optimizer also threads jumps wrongly there, from three primitives on
+      // (`host fe80::1 and dst net fe80::/64 and src and dst host fe80::1` matches a packet to fe80::2).
+      const key = words.join(',');
+      if (bits === 128 && this.hostsSeen.has(key)) this.hostRepeated = true;
+      if (bits === 128) this.hostsSeen.add(key);
+      if (masks.some((m) => m === 0)) this.maskedOutWord = true;
       const match = (off: number): Cond => {
         const parts: Cond[] = [];
         // libpcap's optimizer drops the words a prefix masks out entirely, loads included; but in a
@@ -339,6 +356,8 @@ export class Lowering {
       return unsupported('this address form');
     }
     const a = address >>> 0, m = mask >>> 0;
+    this.addressTests++;
+    if (miscompiledPrefix([a], [m])) this.prefixMiscompiled = true;
     // A /0 network matches any address: libpcap's optimizer drops the loads as well.
     const addrTest = (off: number): Cond => (m === 0 && !this.unoptimized ? TRUE : this.valueTest(maskedEq(load(this.nl + off, 4), m, a, 4)));
     const ip = (): Cond => and(this.ipv4(), this.dirTest(q.dir,
@@ -546,10 +565,13 @@ export class Lowering {
     // BPF's indexed load [x + k] adds the constant offset k without wrapping (it checks bounds
     // instead), while the index x itself is uint32 arithmetic, IPv4 header length included.
     const at = (base: number, ihl = false): Val => {
+      // Unoptimized (protochain), a constant index stays in X and `[x + k]` does not wrap:
+      // `arp[4294967295]` reads past the packet; the optimizer folds it into k, which wraps.
+      const keepIndex = this.unoptimized && !ihl && idx.k === 'const';
       const x: Val | null = ihl
         ? (idx.k === 'const' ? { k: 'ihl', off: this.nl } : { k: 'bin', op: '+', a: idx, b: { k: 'ihl', off: this.nl } })
-        : (idx.k === 'const' ? null : idx);
-      const k = idx.k === 'const' ? base + idx.v : base;
+        : (idx.k === 'const' && !keepIndex ? null : idx);
+      const k = idx.k === 'const' && !keepIndex ? base + idx.v : base;
       if (x === null) return load(k, size);
       return load({ k: 'bin', op: '+', a: x, b: num(k), exact: true }, size);
     };
@@ -580,6 +602,23 @@ export class Lowering {
 }
 
 /** A primitive reading only link-header bytes (other than through a protocol test) or the length. */
+/**
+ * A prefix whose partial word has network value 0 (IPv6 `::/2`, `fe80::/65`, `2001:db8::/33`,
+ * `fe80::/112`; IPv4 `0.0.0.0/1`, `net 0.0`). libpcap 1.10.3 tests that word as `and #m; jeq #0`,
+ * its optimizer turns that into `jset #m` with swapped branches, and then threads jumps wrongly
+ * when another address test is in the same filter: `net fe80::/65 and net fe80::/65` matches only
+ * by destination, `src net fe80::/112 and src net fe80::/112` is refused as "expression rejects
+ * all packets", `src and dst net 0.0.0.0/1 and src net 0.0.0.0/1 or host 10.0.0.1` misses packets.
+ * Found by test/filter/diff/families.test.ts.
+ */
+function miscompiledPrefix(words: readonly number[], masks: readonly number[]): boolean {
+  for (let i = 0; i < words.length; i++) {
+    const partial = masks[i] !== 0 && masks[i] !== 0xffffffff;
+    if (partial && (words[i] & masks[i]) === 0) return true;
+  }
+  return false;
+}
+
 function linkLevel(e: Expr): boolean {
   switch (e.kind) {
     case 'less': case 'greater': case 'byte': case 'llc': return true;

@@ -38,7 +38,9 @@ class Backtrack extends Error {
 
 export function parseFilter(src: string): Expr | null {
   const toks = tokenize(src);
-  for (const t of toks) {
+  for (const [i, t] of toks.entries()) {
+    // `llc rnr` is an LLC subtype although the scanner reads `rnr` as pf's rule number keyword.
+    if (t.kind === 'kw' && t.text === 'rnr' && i > 0 && toks[i - 1].kind === 'kw' && toks[i - 1].text === 'llc') continue;
     if (t.kind === 'kw' && FOREIGN_KEYWORDS.has(t.text)) unsupported(`'${src.slice(t.pos).split(/\s/)[0]}' is not evaluated by this engine`);
   }
   const p = new Parser(toks);
@@ -185,7 +187,7 @@ class Parser {
         return { node: { kind: 'pppoed' }, q: NO_QUALIFIERS };
       case 'llc': {
         const n = this.peek();
-        if (n.kind === 'id') { this.next(); return { node: { kind: 'llc', sub: n.text }, q: NO_QUALIFIERS }; }
+        if (n.kind === 'id' || this.isKw(n, 'rnr')) { this.next(); return { node: { kind: 'llc', sub: n.text }, q: NO_QUALIFIERS }; }
         return { node: { kind: 'llc', sub: null }, q: NO_QUALIFIERS };
       }
       case 'broadcast': case 'multicast':

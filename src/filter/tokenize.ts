@@ -176,7 +176,9 @@ export function tokenize(src: string): Token[] {
       }
       if (c === ':') { out.push({ kind: 'op', text: ':', value: 0, pos: i }); i++; continue; }
       // Twelve hex digits are a MAC address even when they are all decimal digits (libpcap's lexer).
-      if (/^[0-9A-Fa-f]{12}$/.test(word)) { out.push({ kind: 'eid', text: word, value: 0, pos: i }); i += word.length; continue; }
+      // So are three dot-separated groups of exactly four hex digits (`0001.0203.0405`): the
+      // scanner's MAC rule comes before its dotted-number rule and wins the tie in length.
+      if (/^[0-9A-Fa-f]{12}$/.test(word) || /^[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}$/.test(word)) { out.push({ kind: 'eid', text: word, value: 0, pos: i }); i += word.length; continue; }
       const num = matchAt(NUM_RE, src, i);
       const hid = matchAt(HID_RE, src, i);
       if (hid.length >= word.length && hid.length > num.length) {
