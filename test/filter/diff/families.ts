@@ -504,6 +504,8 @@ export function familyExpressions(v: Values, opts: { ether: boolean } = { ether:
     // A division by a packet byte inside a test libpcap's optimizer drops (whole packets where the byte is 0).
     'not 1 != (udp[0:1] % ip[1]) && arp host 10.0.0.1 or not ip host 10.0.0.1', 'ip[1] % ip[1] = 0 or not ip[1] % ip[1] = 0',
     'tcp[13] / ip[1] = 1 || ip6 or not ether proto 0x88cc', 'len / ether[0] > 0 or len / ether[0] = 0',
+    // Protochain turns libpcap's optimizer off: a constant index then does not wrap into range.
+    'not (ip6 protochain 17 or arp[4294967295] = 0)', 'ip protochain 6 or ether[4294967290] = 8', 'not (ip protochain 17 or ip[-1] = 0)',
     'ip[1] % ip[1] = 0 or not ip[1] % ip[1] = 0 and ip proto 6', 'ip[1] % ip[1] = 0 or not ip[1] % ip[1] = 0 and udp', 'ip[2:2] / ip[1] > 10');
   add('syntax', 'ip && tcp', 'ip || ip6', '!ip', '! ip', 'not not ip', '! ! ip', 'not (not ip)', '((ip))', '(((ip) and (tcp)))', '(ip or ip6) and (tcp or udp)',
     'ip and (tcp or (udp and port 53))', 'not (port 53 or port 80)', 'ip and not tcp and not udp', 'tcp or udp and ip', 'tcp and udp or ip', 'ip and', 'and ip', '()', 'ip)',
