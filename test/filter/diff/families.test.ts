@@ -63,9 +63,8 @@ test('expression families agree with libpcap on every link type (accept/refuse a
     for (const fileDlt of FILE_DLTS) {
       const r = new Prng((seed + fileDlt) >>> 0);
       const own = real.filter((c) => c.capture.linkType === fileDlt);
-      const toWrite: PacketToWrite[] = [...own, ...extra.filter((c) => c.capture.linkType === fileDlt)]
-        .flatMap((c) => c.capture.packets.slice(0, 60).filter((p) => p.caplen <= 65535)
-          .map((p) => ({ data: p.data, wirelen: Math.max(p.wirelen, p.caplen) })));
+      const toWrite: PacketToWrite[] = [...own.map((c) => c.capture.packets), ...extra.filter((c) => c.capture.linkType === fileDlt).map((c) => c.capture.packets.slice(0, 60))]
+        .flatMap((list) => list.filter((p) => p.caplen <= 65535).map((p) => ({ data: p.data, wirelen: Math.max(p.wirelen, p.caplen) })));
       toWrite.push(...familyPackets(fileDlt === 101 ? 101 : fileDlt, r, randomCount));
       const path = join(dir, `families-dlt${fileDlt}.pcap`);
       writePcapFile(path, toWrite, { linkType: fileDlt });
