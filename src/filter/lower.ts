@@ -565,11 +565,12 @@ export class Lowering {
     // BPF's indexed load [x + k] adds the constant offset k without wrapping (it checks bounds
     // instead), while the index x itself is uint32 arithmetic, IPv4 header length included.
     const at = (base: number, ihl = false): Val => {
-      // Unoptimized (protochain), a constant index stays in X and `[x + k]` does not wrap:
-      // `arp[4294967295]` reads past the packet; the optimizer folds it into k, which wraps.
-      const keepIndex = this.unoptimized && !ihl && idx.k === 'const';
+      // Unoptimized (protochain), a constant index stays in X (added to the header length in 32
+      // bits) and `[x + k]` does not wrap: `arp[4294967295]` reads past the packet, `vrrp[-1]` on
+      // raw IP reads byte ihl - 1; the optimizer folds the constant into k instead, which wraps.
+      const keepIndex = this.unoptimized && idx.k === 'const';
       const x: Val | null = ihl
-        ? (idx.k === 'const' ? { k: 'ihl', off: this.nl } : { k: 'bin', op: '+', a: idx, b: { k: 'ihl', off: this.nl } })
+        ? (idx.k === 'const' && !keepIndex ? { k: 'ihl', off: this.nl } : { k: 'bin', op: '+', a: idx, b: { k: 'ihl', off: this.nl } })
         : (idx.k === 'const' && !keepIndex ? null : idx);
       const k = idx.k === 'const' && !keepIndex ? base + idx.v : base;
       if (x === null) return load(k, size);

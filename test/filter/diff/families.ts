@@ -506,6 +506,7 @@ export function familyExpressions(v: Values, opts: { ether: boolean } = { ether:
     'tcp[13] / ip[1] = 1 || ip6 or not ether proto 0x88cc', 'len / ether[0] > 0 or len / ether[0] = 0',
     // Protochain turns libpcap's optimizer off: a constant index then does not wrap into range.
     'not (ip6 protochain 17 or arp[4294967295] = 0)', 'ip protochain 6 or ether[4294967290] = 8', 'not (ip protochain 17 or ip[-1] = 0)',
+    'vrrp[-1] = 0 or protochain 6', '(vrrp[4294967295] = 0) or not (ip6 protochain 6)', 'ip protochain 17 or tcp[-20] = 0x45', 'udp[4294967280:2] = 0 or ip6 protochain 17',
     'ip[1] % ip[1] = 0 or not ip[1] % ip[1] = 0 and ip proto 6', 'ip[1] % ip[1] = 0 or not ip[1] % ip[1] = 0 and udp', 'ip[2:2] / ip[1] > 10');
   add('syntax', 'ip && tcp', 'ip || ip6', '!ip', '! ip', 'not not ip', '! ! ip', 'not (not ip)', '((ip))', '(((ip) and (tcp)))', '(ip or ip6) and (tcp or udp)',
     'ip and (tcp or (udp and port 53))', 'not (port 53 or port 80)', 'ip and not tcp and not udp', 'tcp or udp and ip', 'tcp and udp or ip', 'ip and', 'and ip', '()', 'ip)',
