@@ -192,7 +192,8 @@ export class CaptureSet {
       ruleFilters.push({ rule, slot, filter: joined.filter });
     });
 
-    const layout = spec.source.kind === 'file' && spec.prefilter.trim() === '' ? layoutOfFile(spec.source.path, this.linkType) : undefined;
+    const layout = js.matchAt && spec.source.kind === 'file' && spec.prefilter.trim() === ''
+      ? layoutOfFile(spec.source.path, this.linkType) : undefined;
     if (js.matchAt && layout && spec.source.kind === 'file') {
       this.fileReader = { path: spec.source.path, layout, matchAt: js.matchAt };
       this.kernelFilter = '';
