@@ -115,31 +115,70 @@ export function snapNeeded(c: Cond): number {
 // can no longer abort the filter on a short packet (`ip or not ip` accepts a 10-byte packet).
 // Rules where that happens are left to libpcap; detection walks every path with known outcomes.
 
-type Dag = { id: number; key: string; valueKey: string; pullKey: string; op: string; k: number | null; t: Dag; f: Dag; ends: LoadEnds } | { id: 0 | 1 };
+type Dag = {
+  id: number; key: string; valueKey: string; pullKey: string;
+  /** What BPF's accumulator may hold at the test (see accumulatorKeys). */
+  accKeys: readonly string[];
+  op: string; k: number | null; t: Dag; f: Dag; ends: LoadEnds;
+} | { id: 0 | 1 };
 
 /** Bytes a test's loads need: at least `low` on every evaluation, at most `high` (Infinity: unknown). */
 interface LoadEnds {
   low: number; high: number;
   /** A division or modulus by a value from the packet: a zero divisor rejects on any packet. */
   divides: boolean;
+  /** Where each load ends. */
+  reaches: Reach[];
+}
+
+/**
+ * Where one load ends: at `sym + k` bytes, sym being the part of its offset known only per packet
+ * ('' when none: `[x + 16]` is sym x, k 18 for a halfword), and at least lo, at most hi bytes.
+ * Two loads with the same sym compare by k alone (the port after the IPv4 header reaches further
+ * than the port before it, whatever the header length).
+ */
+interface Reach { sym: string; k: number; lo: number; hi: number }
+
+/** Whether a load ending at r succeeds whenever one of the loads in done did. */
+function covered(r: Reach, done: readonly Reach[]): boolean {
+  return done.some((d) => (d.sym === r.sym && r.k <= d.k) || r.hi <= d.lo);
+}
+
+function reachOf(off: Val, size: number): Reach {
+  const lo = exactLowerBound(off) + size, hi = upperBound(off) + size;
+  if (off.k === 'const') return { sym: '', k: off.v + size, lo, hi };
+  if (off.k === 'bin' && off.op === '+' && off.exact && off.b.k === 'const') return { sym: valKey(off.a), k: off.b.v + size, lo, hi };
+  return { sym: valKey(off), k: size, lo, hi };
+}
+
+/** Smallest value v can take, through constants and BPF's non-wrapping [x + k] sums only. */
+function exactLowerBound(v: Val): number {
+  if (v.k === 'const') return v.v;
+  if (v.k === 'bin' && v.op === '+' && v.exact) return exactLowerBound(v.a) + exactLowerBound(v.b);
+  return 0;
 }
 
 function loadEnds(vals: Val[]): LoadEnds {
   let low = 0, high = 0, divides = false;
+  const reaches: Reach[] = [];
   const walk = (v: Val): void => {
     if (v.k === 'load') {
       const lo = lowerBound(v.off) + v.size;
       const hi = v.off.k === 'const' ? v.off.v + v.size : Infinity;
       low = Math.max(low, lo); high = Math.max(high, hi);
+      reaches.push(reachOf(v.off, v.size));
       walk(v.off);
-    } else if (v.k === 'ihl') { low = Math.max(low, v.off + 1); high = Math.max(high, v.off + 1); }
+    } else if (v.k === 'ihl') {
+      low = Math.max(low, v.off + 1); high = Math.max(high, v.off + 1);
+      reaches.push({ sym: '', k: v.off + 1, lo: v.off + 1, hi: v.off + 1 });
+    }
     else if (v.k === 'bin') {
       if ((v.op === '/' || v.op === '%') && v.b.k !== 'const') divides = true;
       walk(v.a); walk(v.b);
     } else if (v.k === 'neg') walk(v.a);
   };
   vals.forEach(walk);
-  return { low, high, divides };
+  return { low, high, divides, reaches };
 }
 
 /** Smallest value v can take (offsets grow only by addition of unsigned parts). */
@@ -259,12 +298,13 @@ export function analyseOptimizer(c: Cond, budget = 50000): OptimizerEffects | nu
       case 'and': return build(x.a, build(x.b, t, f), f);
       case 'or': return build(x.a, t, build(x.b, t, f));
       case 'chain':
-        return { id: nextId++, key: `chain${x.v6}${x.nl}/${x.proto}`, valueKey: `chain${x.v6}${x.nl}`, pullKey: `chain${x.v6}${x.nl}/${x.proto}`, op: 'chain', k: x.proto, t, f,
-          ends: { low: x.nl + 1, high: Infinity, divides: false } };
+        return { id: nextId++, key: `chain${x.v6}${x.nl}/${x.proto}`, valueKey: `chain${x.v6}${x.nl}`, pullKey: `chain${x.v6}${x.nl}/${x.proto}`,
+          accKeys: [`chain${x.v6}${x.nl}/${x.proto}`], op: 'chain', k: x.proto, t, f,
+          ends: { low: x.nl + 1, high: Infinity, divides: false, reaches: [{ sym: 'chain', k: x.nl + 1, lo: x.nl + 1, hi: Infinity }] } };
       case 'cmp': {
         const a = valKey(x.a), b = valKey(x.b);
         const unmasked = x.a.k === 'bin' && x.a.op === '&' && x.a.b.k === 'const' ? valKey(x.a.a) : a;
-        return { id: nextId++, key: `${x.op}:${a}:${b}`, valueKey: a, pullKey: unmasked, op: x.op, k: x.b.k === 'const' ? x.b.v : null, t, f,
+        return { id: nextId++, key: `${x.op}:${a}:${b}`, valueKey: a, pullKey: unmasked, accKeys: accumulatorKeys(x), op: x.op, k: x.b.k === 'const' ? x.b.v : null, t, f,
           ends: loadEnds([x.a, x.b]) };
       }
     }
@@ -282,11 +322,19 @@ export function analyseOptimizer(c: Cond, budget = 50000): OptimizerEffects | nu
   // be decided in libpcap where in-order evaluation aborts: `pulls` tracks every tested value and
   // the furthest load since (conservatively on both branches, whatever the comparison).
   type Pull = { v: string; high: number; max: number; between: boolean; divides: boolean };
-  const walk = (n: Dag, known: Map<string, boolean>, equalTo: Map<string, number>, pulls: readonly Pull[]): number => {
+  // The same by what the accumulator holds (the value numbers the pull-ups and jump threading
+  // compare), load by load: once a test T1 of a value has run, a later test T2 of the same value
+  // can run right after T1 (pulled up, or its outcome decided there), ahead of the tests between.
+  // In-order evaluation and libpcap then differ on a short packet if a load between them, or one of
+  // T2's own (the other operand of `ip6[0] > ip6[1]`), can reach past bytes that T1 and the tests
+  // before it already loaded: `ip and port 6697 or udp port 53` tests sport 53 before loading dport.
+  type AccPull = { v: string; loaded: readonly Reach[]; between: boolean; beyond: boolean };
+  const walk = (n: Dag, known: Map<string, boolean>, equalTo: Map<string, number>, pulls: readonly Pull[],
+                accPulls: readonly AccPull[], loaded: readonly Reach[]): number => {
     if (!('key' in n)) return n.id;
     if (++steps > budget) throw new Error('budget');
     const decided = decide(n, known, equalTo);
-    if (decided !== undefined) return walk(decided ? n.t : n.f, known, equalTo, pulls);
+    if (decided !== undefined) return walk(decided ? n.t : n.f, known, equalTo, pulls, accPulls, loaded);
     const v = pullKey(n);
     const again = pulls.find((p) => p.v === v);
     if (again && again.between) {
@@ -295,11 +343,21 @@ export function analyseOptimizer(c: Cond, budget = 50000): OptimizerEffects | nu
     }
     const after = [...pulls.filter((p) => p.v !== v).map((p) => ({ ...p, between: true, max: Math.max(p.max, n.ends.high), divides: p.divides || n.ends.divides })),
       { v, high: n.ends.high, max: 0, between: false, divides: false }];
+    const reaches = n.ends.reaches;
+    const beyond = (p: AccPull): boolean => reaches.some((r) => !covered(r, p.loaded));
+    for (const p of accPulls) {
+      if (p.between && n.accKeys.includes(p.v) && (p.beyond || beyond(p))) removed = true;
+    }
+    const nowLoaded = [...loaded, ...reaches];
+    // Only a test whose accumulator value is certain starts afresh the pulls of that value.
+    const replaces = (p: AccPull): boolean => n.accKeys.length === 1 && p.v === n.accKeys[0];
+    const accAfter = [...accPulls.filter((p) => !replaces(p)).map((p) => ({ ...p, between: true, beyond: p.beyond || beyond(p) })),
+      ...n.accKeys.map((key) => ({ v: key, loaded: nowLoaded, between: false, beyond: false }))];
     const kt = new Map(known).set(n.key, true);
     const et = n.op === 'eq' && n.k !== null ? new Map(equalTo).set(n.valueKey, n.k) : equalTo;
     const kf = new Map(known).set(n.key, false);
-    const t = walk(n.t, kt, et, after);
-    const f = walk(n.f, kf, equalTo, after);
+    const t = walk(n.t, kt, et, after, accAfter, nowLoaded);
+    const f = walk(n.f, kf, equalTo, after, accAfter, nowLoaded);
     // Dropping a test changes a verdict only if its loads could abort where every way on to
     // "accept" would not have aborted anyway (aborting rejects, like the "reject" end).
     if (t === f) {
@@ -340,7 +398,7 @@ export function analyseOptimizer(c: Cond, budget = 50000): OptimizerEffects | nu
     return id;
   };
   try {
-    if (walk(root, new Map(), new Map(), []) === REJECT.id) return { removesTests: true, dropsDivision, retested };
+    if (walk(root, new Map(), new Map(), [], [], []) === REJECT.id) return { removesTests: true, dropsDivision, retested };
   } catch {
     return null;
   }
@@ -363,4 +421,15 @@ export function dividesAtRunTime(c: Cond): boolean {
  */
 function pullKey(n: Extract<Dag, { key: string }>): string {
   return n.pullKey;
+}
+
+/**
+ * What BPF's accumulator holds when test c jumps: its left side. `x & m == 0` may become
+ * `jset #m` on x itself (opt_peep does so where A is not used afterwards): both then.
+ */
+function accumulatorKeys(c: Extract<Cond, { k: 'cmp' }>): string[] {
+  const a = valKey(c.a);
+  const zero = c.op === 'eq' && c.b.k === 'const' && c.b.v === 0;
+  if (zero && c.a.k === 'bin' && c.a.op === '&' && c.a.b.k === 'const') return [a, valKey(c.a.a)];
+  return [a];
 }

@@ -25,7 +25,15 @@ interface Case {
   why: string;
   /** A property of the fix: the rule must stay exact on every packet. */
   mustBeExact?: boolean;
+  /**
+   * The packet shows libpcap's optimizer at work: its optimized and unoptimized programs disagree
+   * on it (so the case keeps testing the class it was added for).
+   */
+  optimizerDecides?: boolean;
 }
+
+/** Linux cooked (SLL) IPv4/UDP, source port 53, whole but cut after the source port (39 bytes). */
+const SLL_UDP_SPORT_ONLY = '0001000100063333000000010000080045000049123400004011a6c7c0a8010100000000003514';
 
 const CASES: readonly Case[] = [
   {
@@ -88,6 +96,27 @@ const CASES: readonly Case[] = [
     hex: '00010001000602cafe00800100000806040108000604000202cafe0000010a000001a45e60113233',
     why: 'the same, although a later test of the same address could tell the branches apart on one path',
   },
+  {
+    expr: 'ip and port 6697 or udp port 53', fileDlt: 113, dlt: 113, wirelen: 39, hex: SLL_UDP_SPORT_ONLY, optimizerDecides: true,
+    why: 'or_pullup: the optimizer tests sport == 53 right after sport != 6697, before loading dport (cut)',
+  },
+  {
+    expr: 'ip and port 80 or udp port 53', fileDlt: 113, dlt: 113, wirelen: 39, hex: SLL_UDP_SPORT_ONLY, optimizerDecides: true,
+    why: 'the same pull-up of the second source-port test over the first destination-port load',
+  },
+  {
+    expr: 'ip and port 5353 or src port 53', fileDlt: 113, dlt: 113, wirelen: 39, hex: SLL_UDP_SPORT_ONLY, optimizerDecides: true,
+    why: 'the same with `src port`',
+  },
+  {
+    expr: 'ip and (port 80 or port 443)', fileDlt: 1, dlt: 1, wirelen: 36, optimizerDecides: true,
+    hex: '02cafe00000202cafe0000020800450000491234000040110000c0a80101c0a8010201bb',
+    why: 'whole Ethernet IPv4/UDP frame cut after the source port 443: sport == 443 is pulled above the dport load',
+  },
+  {
+    expr: 'not ether[0] = 0 && !(ip6[0] > ip6[1])', fileDlt: 101, dlt: 12, wirelen: 1, hex: 'e6', optimizerDecides: true,
+    why: 'raw IP: ether[0] and ip6[0] are one value; and_pullup moves `ip6[0] > ip6[1]` (loading byte 1) above the version test',
+  },
 ];
 
 test('short and truncated packets: the engine keeps its plan\'s promise against libpcap', () => {
@@ -106,6 +135,7 @@ test('short and truncated packets: the engine keeps its plan\'s promise against 
       const plan = run.plans[0];
       if (plan.engine !== 'javascript') { problems.push(`${c.expr}: planned ${plan.engine}`); return; }
       const got = run.bits[0];
+      if (c.optimizerDecides && opt.value === unopt.value) problems.push(`${c.expr}: libpcap's optimized and unoptimized programs agree here (${opt.value}); the case no longer shows the optimizer's effect`);
       if (c.mustBeExact && !plan.exactOnTruncated) problems.push(`${c.expr}: planned exactOnTruncated=false (${c.why})`);
       const strict = plan.exactOnTruncated || data.length >= plan.snapNeeded;
       const want = strict ? opt.value : unopt.value;
