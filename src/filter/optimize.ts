@@ -280,6 +280,10 @@ function keptRetests(root: Dag): boolean {
   return found;
 }
 
+function intersect<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): Set<T> {
+  return new Set([...a].filter((x) => b.has(x)));
+}
+
 /** The entries all maps share (facts that hold on every incoming edge). */
 function commonEntries<V>(maps: readonly Map<string, V>[]): Map<string, V> {
   const out = new Map<string, V>();
@@ -328,7 +332,13 @@ export function analyseOptimizer(c: Cond, budget = 50000): OptimizerEffects | nu
   // In-order evaluation and libpcap then differ on a short packet if a load between them, or one of
   // T2's own (the other operand of `ip6[0] > ip6[1]`), can reach past bytes that T1 and the tests
   // before it already loaded: `ip and port 6697 or udp port 53` tests sport 53 before loading dport.
-  type AccPull = { v: string; loaded: readonly Reach[]; between: boolean; beyond: boolean };
+  // A pull-up moves T2 only along a chain of tests that all go on to the next by the same branch
+  // (or_pullup: false branches, and_pullup: true ones; the branch out of T1 may be either), so a
+  // pull ends where the walk turns. The tests of the chain and T2 must also share their other
+  // target (where the branch not followed leads): `port 53 and not tcp port 80` never moves
+  // sport == 80 (false: on to dport == 80) above dport == 53 (false: reject). `others` holds the
+  // blocks, structurally, that the chain's other branches may all reach once threaded.
+  type AccPull = { v: string; loaded: readonly Reach[]; between: boolean; beyond: boolean; sense: boolean | null; others: ReadonlySet<number> | null };
   const walk = (n: Dag, known: Map<string, boolean>, equalTo: Map<string, number>, pulls: readonly Pull[],
                 accPulls: readonly AccPull[], loaded: readonly Reach[]): number => {
     if (!('key' in n)) return n.id;
@@ -343,21 +353,33 @@ export function analyseOptimizer(c: Cond, budget = 50000): OptimizerEffects | nu
     }
     const after = [...pulls.filter((p) => p.v !== v).map((p) => ({ ...p, between: true, max: Math.max(p.max, n.ends.high), divides: p.divides || n.ends.divides })),
       { v, high: n.ends.high, max: 0, between: false, divides: false }];
+    const kt = new Map(known).set(n.key, true);
+    const et = n.op === 'eq' && n.k !== null ? new Map(equalTo).set(n.valueKey, n.k) : equalTo;
+    const kf = new Map(known).set(n.key, false);
+    /** The blocks the branch of n not taken when going on by `sense` may lead to, threaded. */
+    const otherTargets = (sense: boolean): Set<number> => threadChain(sense ? n.f : n.t, sense ? kf : kt, sense ? equalTo : et);
+    const sharesOther = (p: AccPull, sense: boolean): boolean => p.others === null || intersect(p.others, otherTargets(sense)).size > 0;
     const reaches = n.ends.reaches;
     const beyond = (p: AccPull): boolean => reaches.some((r) => !covered(r, p.loaded));
     for (const p of accPulls) {
-      if (p.between && n.accKeys.includes(p.v) && (p.beyond || beyond(p))) removed = true;
+      if (p.between && p.sense !== null && n.accKeys.includes(p.v) && (p.beyond || beyond(p)) && sharesOther(p, p.sense)) removed = true;
     }
     const nowLoaded = [...loaded, ...reaches];
     // Only a test whose accumulator value is certain starts afresh the pulls of that value.
     const replaces = (p: AccPull): boolean => n.accKeys.length === 1 && p.v === n.accKeys[0];
-    const accAfter = [...accPulls.filter((p) => !replaces(p)).map((p) => ({ ...p, between: true, beyond: p.beyond || beyond(p) })),
-      ...n.accKeys.map((key) => ({ v: key, loaded: nowLoaded, between: false, beyond: false }))];
-    const kt = new Map(known).set(n.key, true);
-    const et = n.op === 'eq' && n.k !== null ? new Map(equalTo).set(n.valueKey, n.k) : equalTo;
-    const kf = new Map(known).set(n.key, false);
-    const t = walk(n.t, kt, et, after, accAfter, nowLoaded);
-    const f = walk(n.f, kf, equalTo, after, accAfter, nowLoaded);
+    const passed = accPulls.filter((p) => !replaces(p)).map((p) => ({ ...p, between: true, beyond: p.beyond || beyond(p) }));
+    const fresh = n.accKeys.map((key): AccPull => ({ v: key, loaded: nowLoaded, between: false, beyond: false, sense: null, others: null }));
+    const accAfter = (sense: boolean): AccPull[] => {
+      const out: AccPull[] = [];
+      for (const p of passed) {
+        if (p.sense !== null && p.sense !== sense) continue;
+        const others = p.others === null ? otherTargets(sense) : intersect(p.others, otherTargets(sense));
+        if (others.size > 0) out.push({ ...p, sense, others });
+      }
+      return [...out, ...fresh];
+    };
+    const t = walk(n.t, kt, et, after, accAfter(true), nowLoaded);
+    const f = walk(n.f, kf, equalTo, after, accAfter(false), nowLoaded);
     // Dropping a test changes a verdict only if its loads could abort where every way on to
     // "accept" would not have aborted anyway (aborting rejects, like the "reject" end).
     if (t === f) {
@@ -374,6 +396,31 @@ export function analyseOptimizer(c: Cond, budget = 50000): OptimizerEffects | nu
       if (n.ends.divides) dropsDivision = true;
     }
     return interned(n.key, t, f, n.ends.low);
+  };
+  /** Structural identity of a block and all below it (libpcap merges identical blocks). */
+  const shapes = new Map<Dag, number>();
+  const shapeIds = new Map<string, number>();
+  const shape = (n: Dag): number => {
+    if (!('key' in n)) return n.id;
+    let id = shapes.get(n);
+    if (id === undefined) {
+      const k = `${n.key}|${shape(n.t)}|${shape(n.f)}`;
+      id = shapeIds.get(k);
+      if (id === undefined) { id = shapeIds.size + 2; shapeIds.set(k, id); }
+      shapes.set(n, id);
+    }
+    return id;
+  };
+  /** Every block on the way from n past the tests the facts decide (libpcap may stop threading at any). */
+  const threadChain = (n: Dag, known: Map<string, boolean>, equalTo: Map<string, number>): Set<number> => {
+    const out = new Set<number>([shape(n)]);
+    while ('key' in n) {
+      const d = decide(n, known, equalTo);
+      if (d === undefined) break;
+      n = d ? n.t : n.f;
+      out.add(shape(n));
+    }
+    return out;
   };
   const thread = (n: Dag, known: Map<string, boolean>, equalTo: Map<string, number>): Dag => {
     while ('key' in n) {
