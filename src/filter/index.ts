@@ -19,9 +19,10 @@ export type RulePlan =
   | {
     slot: number; engine: 'javascript'; snapNeeded: number; shiftsOffsets: boolean;
     /**
-     * false: libpcap's optimizer drops a test of this rule together with its loads, so on a packet
-     * where such a load would reach past the captured bytes libpcap may match and this engine not
-     * (short or truncated packets only; packets holding every byte the rule reads agree).
+     * false: libpcap's optimizer drops a test of this rule together with its loads, or moves a test
+     * ahead of loads it may then skip (pull-ups), so on a packet where such a load would reach past
+     * the captured bytes libpcap's verdict may differ from this engine's (short or truncated packets
+     * only; packets holding every byte the rule reads agree).
      */
     exactOnTruncated: boolean;
   }
