@@ -57,7 +57,7 @@ export function nativePcap(): NativeModule {
 }
 
 /** DLT numbers as pcap_datalink() returns them on Linux. */
-export const DLT = { NULL: 0, EN10MB: 1, RAW: 12, IEEE802_11_RADIO: 127, LINUX_SLL: 113 } as const;
+export const DLT = { NULL: 0, EN10MB: 1, RAW: 12, IEEE802_11_RADIO: 127, LINUX_SLL: 113, LINUX_SLL2: 276 } as const;
 
 /** The binding names a handful of link types and prints the number of the rest. */
 export function linkTypeNumber(name: string): number {

@@ -13,6 +13,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { DLT } from './binding';
 
 /** Receives each packet: buffer[offset] .. buffer[offset + caplen - 1], and its wire length. */
 export type RecordSink = (buffer: Uint8Array, offset: number, caplen: number, wirelen: number) => void;
@@ -20,10 +21,6 @@ export type RecordSink = (buffer: Uint8Array, offset: number, caplen: number, wi
 /** libpcap's MAXIMUM_SNAPLEN, its limit for every link type read here. */
 const MAX_CAPLEN = 262144;
 const INT_MAX = 0x7fffffff;
-const DLT_EN10MB = 1;
-/** libpcap rewrites parts of these headers when the file's byte order is not the host's. */
-const DLT_LINUX_SLL = 113;
-const DLT_LINUX_SLL2 = 276;
 
 const MAGIC_MICRO = 0xa1b2c3d4;
 const MAGIC_NANO = 0xa1b23c4d;
@@ -60,7 +57,8 @@ export function savefileLayout(head: Uint8Array, dlt: number): SavefileLayout | 
     littleEndian = true;
   }
   const hostLittle = endianness() === 'LE';
-  if (littleEndian !== hostLittle && (dlt === DLT_LINUX_SLL || dlt === DLT_LINUX_SLL2)) return undefined;
+  // libpcap rewrites parts of these headers when the file's byte order is not the host's.
+  if (littleEndian !== hostLittle && (dlt === DLT.LINUX_SLL || dlt === DLT.LINUX_SLL2)) return undefined;
   const major = view.getUint16(4, littleEndian);
   const minor = view.getUint16(6, littleEndian);
   // libpcap refuses other versions when it opens the file, before any record.
@@ -71,7 +69,7 @@ export function savefileLayout(head: Uint8Array, dlt: number): SavefileLayout | 
   if (magic === MAGIC_PATCHED) {
     recordHeader = 24;
     // That format's snap length did not count the Ethernet header.
-    if (dlt === DLT_EN10MB) snapshot = Math.min(snapshot + 14, INT_MAX);
+    if (dlt === DLT.EN10MB) snapshot = Math.min(snapshot + 14, INT_MAX);
   }
   const lengthOrder: LengthOrder = major === 543 || (major === 2 && minor < 3) ? 'len-first'
     : major === 2 && minor === 3 ? 'larger-is-len' : 'caplen-first';
