@@ -130,11 +130,11 @@ export function countOf(lines: readonly CountLine[], id: string): CountLine {
 }
 
 /**
- * Polls the socket until rule `totalId` has reached `expectedPackets` and two
- * consecutive reads are equal; returns the last read (which the caller then
- * compares exactly). On timeout returns what it has: the comparison shows it.
+ * Polls the socket until `reached(lines)` holds and two consecutive reads are
+ * equal; returns the last read (which the caller then compares exactly). On
+ * timeout returns what it has: the comparison shows it.
  */
-export async function waitForSettledCounts(d: Daemon, totalId: string, expectedPackets: number, timeoutMs = 10_000): Promise<CountLine[]> {
+export async function waitForSettledCounts(d: Daemon, reached: (lines: readonly CountLine[]) => boolean, timeoutMs = 10_000): Promise<CountLine[]> {
   const deadline = Date.now() + timeoutMs;
   let previous = '';
   let lines: CountLine[] = [];
@@ -142,7 +142,7 @@ export async function waitForSettledCounts(d: Daemon, totalId: string, expectedP
     if (d.hasExited) throw new Error(`daemon exited while counting. ${d.describe()}`);
     lines = await readCounts(d.socketPath);
     const now = JSON.stringify(lines);
-    if (countOf(lines, totalId).packets >= expectedPackets && now === previous) return lines;
+    if (reached(lines) && now === previous) return lines;
     previous = now;
     await sleep(100);
   }

@@ -142,12 +142,15 @@ export async function runLiveCase(link: VethLink, c: LiveCase): Promise<LiveResu
     await c.onSocketReady?.(socketPath);
 
     const probesSent = await waitUntilCapturing(link, daemon, probePcap);
-    const probesSoFar = countOf(await readCounts(socketPath), PROBE_ID).packets;
     const loops = c.replay?.loop ?? 1;
     let replayEnded = false;
     const replayed = replayAsync(link, c.capture, c.replay).finally(() => { replayEnded = true; });
     await Promise.all([replayed, c.duringReplay?.(socketPath, () => replayEnded)]);
-    const settled = await waitForSettledCounts(daemon, ALL_ID, base[allIndex].packets * loops + probesSoFar);
+    // Probes still in the ring (libpcap hands over blocks every 250 ms) arrive after
+    // waitUntilCapturing returns: wait for the capture's own frames, whatever probes come.
+    const captureFrames = base[allIndex].packets * loops;
+    const settled = await waitForSettledCounts(daemon,
+      (lines) => countOf(lines, ALL_ID).packets - countOf(lines, PROBE_ID).packets >= captureFrames);
     const probesCounted = countOf(settled, PROBE_ID).packets;
     // The daemon's probe count enters the expectation: it must at least be possible.
     if (probesCounted < 1 || probesCounted > probesSent) throw new Error(`daemon counted ${probesCounted} probe frames of ${probesSent} sent`);
