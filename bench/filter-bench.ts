@@ -14,6 +14,7 @@ import { parseFilterText } from '../src/config/filter-file';
 import { expandRules } from '../src/config/expand';
 import { readFileSync } from 'node:fs';
 import { BENCH_MAC } from './mix';
+import { TEST_CORPUS } from '../test/support/paths';
 import { BENCH_OUT, ROOT, buildPeer } from './peers';
 
 export interface RuleSet { name: string; exprs: string[] }
@@ -44,7 +45,7 @@ export const C_EXAMPLE: RuleSet = {
 };
 
 export function acceptCorpusRules(): RuleSet {
-  const exprs = readFileSync(join(ROOT, '..', 'shared', 'corpus', 'accept-en10mb.txt'), 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const exprs = readFileSync(join(TEST_CORPUS, 'accept-en10mb.txt'), 'utf8').split('\n').filter((l) => l.trim() !== '');
   // inbound/outbound are refused by libpcap on a savefile.
   return { name: 'accept corpus', exprs: exprs.filter((e) => e !== 'inbound' && e !== 'outbound') };
 }

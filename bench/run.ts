@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureMix, BENCH_MAC } from './mix';
 import { BENCH_OUT, ROOT } from './peers';
+import { TEST_PCAPS } from '../test/support/paths';
 import { C_EXAMPLE, acceptCorpusRules, benchOne, formatFilterTable, freifunkRules, headOfCapture, table, type FilterBenchRow, type PacketSet } from './filter-bench';
 import { runProcessBench } from './process-bench';
 
@@ -40,7 +41,7 @@ function main(): void {
   console.log(`mix: ${mixPath} (${mixPackets} packets, ready after ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
   const mix: PacketSet = { name: 'mix', path: mixPath };
-  const afs: PacketSet = { name: 'afs.pcap', path: join(ROOT, '..', 'shared', 'pcaps', 'afs.pcap') };
+  const afs: PacketSet = { name: 'afs.pcap', path: join(TEST_PCAPS, 'afs.pcap') };
   // The accept corpus has ~200 rules: a 20k-packet head of the mix keeps it within seconds.
   const mixHead = headOfCapture(mixPath, Math.min(20000, mixPackets), join(BENCH_OUT, 'mix-head.pcap'));
   const ff = freifunkRules();

@@ -12,7 +12,7 @@ import { readFilterFile } from '../../src/config/filter-file';
 import { readUciFile } from '../../src/config/uci';
 import { ensureOracle, oracleCount } from '../support/oracle';
 import { run } from '../support/netns';
-import { ORACLE, REPO_ROOT, SHARED_PCAPS } from '../support/paths';
+import { ORACLE, REPO_ROOT, TEST_PCAPS } from '../support/paths';
 
 const filtersPath = join(REPO_ROOT, 'files', 'etc', 'bpfcountd.filters');
 
@@ -34,7 +34,7 @@ test('every default rule compiles with libpcap on Ethernet (DLT 1)', () => {
 test('the default rules catch what they are named for, on real captures', () => {
   const rules = defaultRules();
   const count = (capture: string, ...ids: string[]): number[] =>
-    oracleCount(join(SHARED_PCAPS, capture), ids.map((id) => {
+    oracleCount(join(TEST_PCAPS, capture), ids.map((id) => {
       const expr = rules.get(id);
       assert.ok(expr !== undefined, id);
       return expr;
@@ -59,7 +59,7 @@ test('the default rules catch what they are named for, on real captures', () => 
   }
   // ARP: requests + replies = all ARP.
   const [req, norm, grat] = count('eapon1.pcap', 'arp-req', 'arp-rep-norm', 'arp-rep-grat');
-  const [allArp] = oracleCount(join(SHARED_PCAPS, 'eapon1.pcap'), ['arp']).map((c) => (c.ok ? c.packets : -1));
+  const [allArp] = oracleCount(join(TEST_PCAPS, 'eapon1.pcap'), ['arp']).map((c) => (c.ok ? c.packets : -1));
   assert.ok(allArp > 0);
   assert.equal(req + norm + grat, allArp);
   // icmpv6.pcap: one router advertisement, the rest MLD; "other" IPv6 multicast is then empty.

@@ -1,6 +1,6 @@
 /**
  * Per shared Ethernet capture, rules that cover what it carries (see
- * ../shared/pcaps/INDEX.tsv), plus rules every capture gets: the C original's
+ * test/data/pcaps/INDEX.tsv), plus rules every capture gets: the C original's
  * example rules, `$MAC` rules, broadcast/multicast and the big families.
  * Expected counts always come from libpcap at test time, never from here.
  */

@@ -1,5 +1,5 @@
 /**
- * Every Ethernet capture of ../shared/pcaps, replayed over a silent veth into
+ * Every Ethernet capture of test/data/pcaps, replayed over a silent veth into
  * the daemon (started as a user runs it: -i -f -b -u), must give EXACTLY
  * libpcap's packets and wire bytes per rule.
  */
@@ -10,7 +10,7 @@ import { CAPTURE_RULES, COMMON_RULES } from './capture-rules';
 import { formatLines, runLiveCase } from '../support/live-count';
 import { recvVlanOffload } from '../support/netns';
 import { busiestUnicastMac, readClassicPcap } from '../support/pcap';
-import { SHARED_PCAPS, sharedCaptureNames } from '../support/paths';
+import { TEST_PCAPS, captureNames } from '../support/paths';
 import { replayProblem } from '../support/replayable';
 import { suiteLink } from '../support/suite-link';
 
@@ -21,9 +21,9 @@ describe('live: shared Ethernet captures through a veth, counts equal libpcap', 
     t.diagnostic(`ethtool -k: ${recvVlanOffload(veth()) || 'ethtool not installed'}`);
   });
 
-  for (const name of sharedCaptureNames('EN10MB')) {
+  for (const name of captureNames('EN10MB')) {
     test(name, async (t) => {
-      const path = join(SHARED_PCAPS, name);
+      const path = join(TEST_PCAPS, name);
       const capture = readClassicPcap(path);
       const problem = replayProblem(capture);
       assert.equal(problem, undefined, `${name} cannot be replayed faithfully: ${problem}`);

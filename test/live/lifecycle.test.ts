@@ -16,7 +16,7 @@ import { formatLines, PROBE_ID, probeFrame, ruleFileText, runLiveCase, withHarne
 import { createLink, deleteRecvInterface, destroyLink, replay, type VethLink } from '../support/netns';
 import { ensureOracle } from '../support/oracle';
 import { writeEthernetPcap } from '../support/pcap';
-import { SHARED_PCAPS } from '../support/paths';
+import { TEST_PCAPS } from '../support/paths';
 import { requireLiveEnvironment } from '../support/root';
 import { connectIdle, readCounts } from '../support/socket-client';
 import { makeStaleSocket } from '../support/stale-socket';
@@ -96,7 +96,7 @@ describe('live: daemon lifecycle and socket behaviour', () => {
     const idle: Socket[] = [];
     try {
       const r = await runLiveCase(link, {
-        capture: join(SHARED_PCAPS, 'eapon1.pcap'),
+        capture: join(TEST_PCAPS, 'eapon1.pcap'),
         rules: [...ORIGINAL_EXAMPLE_RULES, ...longRules],
         onSocketReady: async (socketPath) => {
           for (let i = 0; i < 3; i++) idle.push(await connectIdle(socketPath));

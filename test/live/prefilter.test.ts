@@ -14,7 +14,7 @@ import { describe, test } from 'node:test';
 import { CAPTURE_RULES, COMMON_RULES } from './capture-rules';
 import { formatLines, runLiveCase } from '../support/live-count';
 import { busiestUnicastMac, readClassicPcap } from '../support/pcap';
-import { SHARED_PCAPS } from '../support/paths';
+import { TEST_PCAPS } from '../support/paths';
 import { suiteLink } from '../support/suite-link';
 
 interface PrefilterCase {
@@ -41,7 +41,7 @@ describe('live: -F prefilter', () => {
 
   for (const c of CASES) {
     test(`${c.capture} with -F '${c.live}'`, async (t) => {
-      const path = join(SHARED_PCAPS, c.capture);
+      const path = join(TEST_PCAPS, c.capture);
       const r = await runLiveCase(veth(), {
         capture: path,
         rules: [...(CAPTURE_RULES[c.capture] ?? []), ...COMMON_RULES],

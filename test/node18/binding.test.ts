@@ -23,7 +23,7 @@ interface Binding {
 }
 
 const root = join(__dirname, '..', '..', '..');
-const pcaps = join(root, '..', 'shared', 'pcaps');
+const pcaps = join(root, 'test', 'data', 'pcaps');
 const oracle = join(root, 'build', 'pcap-oracle');
 const bindingId = 'pcap/build/Release/pcap_binding.node';
 const node18Build = join(root, 'build', 'node18', 'node_modules') + sep;

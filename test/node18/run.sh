@@ -7,13 +7,13 @@
 #
 # NODE18_TEST_TIMEOUT (seconds, default 1200) bounds the node --test run.
 # Needs: test/node18/setup.sh and ./build.sh done; the system `node` (Node 20)
-# as the reference for the smoke comparison; ../shared beside the repo root.
+# as the reference for the smoke comparison; the captures in test/data/pcaps.
 # Exits non-zero when a test fails, when no test ran, or when the bundle's
 # output under Node 18 differs from Node 20's.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-shared=$(cd "$root/../shared" 2>/dev/null && pwd) || { echo "test/node18/run.sh: no ../shared beside $root" >&2; exit 1; }
+pcaps="$root/test/data/pcaps"
 node18="$root/build/node18/bin/node"
 hook="$root/build/test/node18/pcap-redirect.js"
 bundle="$root/dist/bpfcountd.js"
@@ -91,7 +91,7 @@ mac=00:0d:88:4f:25:91   # a station in eapon1.pcap, for the $MAC rule
 nrules=$(grep -cv '^\s*\(#\|$\)' "$rules")
 ids=$(grep -v '^\s*\(#\|$\)' "$rules" | cut -d';' -f1)
 for capture in eapon1.pcap various_gre.pcap dcb_ets.pcap afs.pcap dns_tcp.pcap bgp-4byte-asn.pcap; do
-	args=(-r "$shared/pcaps/$capture" -f "$rules" --mac "$mac")
+	args=(-r "$pcaps/$capture" -f "$rules" --mac "$mac")
 	name=${capture%.pcap}
 	run18 "$bundle" "${args[@]}" >"$out/$name.node18" 2>"$out/$name.node18.err" || die "Node 18: bpfcountd ${args[*]} failed: $(head -c 2000 "$out/$name.node18.err")"
 	node "$bundle" "${args[@]}" >"$out/$name.node20" 2>"$out/$name.node20.err" || die "Node 20: bpfcountd ${args[*]} failed: $(head -c 2000 "$out/$name.node20.err")"
@@ -100,8 +100,8 @@ for capture in eapon1.pcap various_gre.pcap dcb_ets.pcap afs.pcap dns_tcp.pcap b
 	diff -u "$out/$name.node20" "$out/$name.node18" >&2 || die "$capture: bundle output differs between Node 20 ($ref_version) and Node 18"
 	echo "node18: bundle on $capture: $nrules rules, same output under Node 18 and $ref_version"
 done
-run18 "$bundle" -r "$shared/pcaps/eapon1.pcap" -f "$rules" --mac "$mac" --check >"$out/check.node18" 2>&1 || die "Node 18: --check failed: $(head -c 2000 "$out/check.node18")"
-node "$bundle" -r "$shared/pcaps/eapon1.pcap" -f "$rules" --mac "$mac" --check >"$out/check.node20" 2>&1 || die "Node 20: --check failed: $(head -c 2000 "$out/check.node20")"
+run18 "$bundle" -r "$pcaps/eapon1.pcap" -f "$rules" --mac "$mac" --check >"$out/check.node18" 2>&1 || die "Node 18: --check failed: $(head -c 2000 "$out/check.node18")"
+node "$bundle" -r "$pcaps/eapon1.pcap" -f "$rules" --mac "$mac" --check >"$out/check.node20" 2>&1 || die "Node 20: --check failed: $(head -c 2000 "$out/check.node20")"
 diff -u "$out/check.node20" "$out/check.node18" >&2 || die "--check output differs between Node 20 and Node 18"
 echo "node18: bundle --check: same plan under Node 18 and $ref_version"
 ) || problems+=("the bundle smoke comparison failed")

@@ -4,9 +4,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { runDaemon, SHARED } from './helpers';
+import { TEST_PCAPS } from '../support/paths';
+import { runDaemon } from './helpers';
 
-const CAPTURE = join(SHARED, 'pcaps', 'dns_tcp.pcap');
+const CAPTURE = join(TEST_PCAPS, 'dns_tcp.pcap');
 const dir = mkdtempSync(join(tmpdir(), 'bpfc-err-'));
 
 function filterFile(name: string, content: string): string {

@@ -2,10 +2,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sharedCaptureNames } from '../support/paths';
+import { captureNames, TEST_PCAPS } from '../support/paths';
 
 export const ROOT = join(__dirname, '..', '..', '..');
-export const SHARED = join(ROOT, '..', 'shared');
 export const DAEMON = join(ROOT, 'dist', 'bpfcountd.js');
 const ORACLE = join(ROOT, 'build', 'pcap-oracle');
 
@@ -56,7 +55,7 @@ export function parseCounterLines(text: string): Map<string, Count> {
   return counts;
 }
 
-/** Captures of the shared set by link type, from INDEX.tsv. */
-export function sharedCaptures(linkType: string): string[] {
-  return sharedCaptureNames(linkType).map((name) => join(SHARED, 'pcaps', name));
+/** Test captures by link type, from INDEX.tsv. */
+export function capturesOfLinkType(linkType: string): string[] {
+  return captureNames(linkType).map((name) => join(TEST_PCAPS, name));
 }

@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { INSTRUCTION_BUDGET, sharedKernelFilter } from '../../src/capture/prefilter';
+import { TEST_PCAPS } from '../support/paths';
 import { writeEthernetPcap } from '../support/pcap';
-import { buildOracle, ROOT, ruleEntries, sharedCaptures } from './helpers';
+import { buildOracle, ROOT, ruleEntries, capturesOfLinkType } from './helpers';
 
 const ORACLE = join(ROOT, 'build', 'pcap-oracle');
 const EN10MB = 1;
@@ -32,7 +33,7 @@ function matches(capture: string, exprs: readonly string[]): string[] {
  * filter; `exact`: no other packet of at least LONG bytes does (shorter ones
  * may pass on their protocol alone, see prefilter.ts).
  */
-function assertCovers(prefilter: string, rules: readonly string[], exact: boolean, captures = sharedCaptures('EN10MB')): void {
+function assertCovers(prefilter: string, rules: readonly string[], exact: boolean, captures = capturesOfLinkType('EN10MB')): void {
   const shared = sharedKernelFilter(prefilter, rules, EN10MB);
   for (const capture of captures) {
     const [kernel, pre, tagged, long, ...each] = matches(capture,
@@ -75,7 +76,7 @@ describe('shared kernel filter', () => {
     const shared = sharedKernelFilter('', freifunk, EN10MB);
     assert.match(shared.note, /^exactly/);
     // Unicast bulk traffic (long frames no rule counts) stays in the kernel.
-    const [kernel, long] = matches(join(ROOT, '..', 'shared', 'pcaps', 'mptcp-v0.pcap'), [shared.filter, `len >= ${LONG}`]);
+    const [kernel, long] = matches(join(TEST_PCAPS, 'mptcp-v0.pcap'), [shared.filter, `len >= ${LONG}`]);
     assert.ok([...long].some((bit) => bit === '1'));
     assert.ok([...kernel].every((bit, i) => bit === '0' || long[i] === '0'), 'long unicast TCP frames pass the kernel filter');
     assertCovers('', freifunk, true);
@@ -86,7 +87,7 @@ describe('shared kernel filter', () => {
     const naive = rules.map((r) => `(${r})`).join(' or ');
     const [joined] = matches(short, [naive]);
     assert.ok(joined.includes('0'), 'the plain OR loses short frames: the test must be able to fail');
-    assertCovers('', rules, true, [short, ...sharedCaptures('EN10MB')]);
+    assertCovers('', rules, true, [short, ...capturesOfLinkType('EN10MB')]);
     assertCovers('', ['udp[10] & 0x80 = 0', 'ip6[40] == 133', 'ether proto 0x88b5'], true, [short]);
   });
   it('joins the prefilter', () => {
@@ -103,7 +104,7 @@ describe('shared kernel filter', () => {
     const rules = ['vlan and ip', 'vlan or ip', 'pppoes and ip', 'ip'];
     // The naive OR really is wrong on the shared captures: prove it with libpcap.
     const naive = rules.map((r) => `(${r})`).join(' or ');
-    const lost = sharedCaptures('EN10MB').some((capture) => {
+    const lost = capturesOfLinkType('EN10MB').some((capture) => {
       const [joined, ...each] = matches(capture, [naive, ...rules]);
       return [...joined].some((bit, i) => bit === '0' && each.some((bits) => bits[i] === '1'));
     });
@@ -129,7 +130,7 @@ describe('shared kernel filter', () => {
     assert.ok(shared.filter.length > 0 && shared.filter.length < 20000, shared.filter.slice(0, 200));
     assertCovers('', many.slice(0, 40), false);
     // The filter chosen for `many` must cover what `many` counts.
-    for (const capture of sharedCaptures('EN10MB').slice(0, 8)) {
+    for (const capture of capturesOfLinkType('EN10MB').slice(0, 8)) {
       const [kernel, ...each] = matches(capture, [shared.filter, ...many]);
       for (let i = 0; i < kernel.length; i++) {
         if (each.some((bits) => bits[i] === '1')) assert.equal(kernel[i], '1', `${capture} packet ${i}`);

@@ -9,7 +9,7 @@ import { writeEthernetPcap } from '../support/pcap';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import {
-  buildOracle, oracleCounts, parseCounterLines, ROOT, ruleEntries, runDaemon, sharedCaptures,
+  buildOracle, oracleCounts, parseCounterLines, ROOT, ruleEntries, runDaemon, capturesOfLinkType,
 } from './helpers';
 
 const MAC = '00:10:db:ff:10:01';
@@ -30,7 +30,7 @@ function assertExact(capture: string, filterFile: string, mac = MAC): void {
 before(buildOracle);
 
 describe('Ethernet captures', () => {
-  const captures = sharedCaptures('EN10MB');
+  const captures = capturesOfLinkType('EN10MB');
   it('finds the shared Ethernet captures', () => assert.ok(captures.length >= 20, `${captures.length} captures`));
   for (const capture of captures) {
     it(`${basename(capture)}: broad rule set`, () => assertExact(capture, join(FIXTURES, 'broad-ethernet.filters')));
@@ -39,7 +39,7 @@ describe('Ethernet captures', () => {
 });
 
 describe('other link types', () => {
-  const captures = [...sharedCaptures('LINUX_SLL'), ...sharedCaptures('RAW')];
+  const captures = [...capturesOfLinkType('LINUX_SLL'), ...capturesOfLinkType('RAW')];
   it('finds the shared non-Ethernet captures', () => assert.ok(captures.length >= 5));
   for (const capture of captures) {
     it(`${basename(capture)}: IP rule set`, () => assertExact(capture, join(FIXTURES, 'broad-ip.filters')));

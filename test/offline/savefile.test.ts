@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { layoutOfFile, readSavefile, SavefileError } from '../../src/capture/savefile';
 import { Prng } from '../filter/gen/prng';
-import { buildOracle, oracleCounts, parseCounterLines, ROOT, runDaemon, SHARED } from './helpers';
+import { buildOracle, oracleCounts, parseCounterLines, ROOT, runDaemon } from './helpers';
+import { CORPUS_CAPTURES, TEST_PCAPS } from '../support/paths';
 
 const ORACLE = join(ROOT, 'build', 'pcap-oracle');
 
@@ -219,7 +220,7 @@ test('the JavaScript reader hands over exactly what libpcap reads', () => {
 test('every shared capture reads the same in JavaScript as in libpcap', () => {
   buildOracle();
   let read = 0;
-  for (const dirName of [join(SHARED, 'pcaps'), join(SHARED, 'corpus', 'libpcap-filter-captures')]) {
+  for (const dirName of [TEST_PCAPS, CORPUS_CAPTURES]) {
     for (const file of readdirSync(dirName).filter((f) => /\.(pcap|cap|pcapng|dmp)$/.test(f)).sort()) {
       const path = join(dirName, file);
       const libpcap = libpcapReading(path);

@@ -17,7 +17,7 @@ import { ALL_ID, expectedCounts, formatLines, probeFrame, PROBE_ID, type RuleDef
 import type { VethLink } from '../support/netns';
 import { ensureOracle } from '../support/oracle';
 import { writeEthernetPcap } from '../support/pcap';
-import { SHARED_PCAPS } from '../support/paths';
+import { TEST_PCAPS } from '../support/paths';
 import { requireLiveEnvironment } from '../support/root';
 import {
   addVeth, countIn, createServiceNet, destroyServiceNet, FEED_PPS, interfaceMac, NO_UBUS, probeUntilCounted, removeVeth,
@@ -52,7 +52,7 @@ const MAC_A = '00:04:23:57:a5:7a';
 const MAC_B = '00:0c:ce:88:31:9a';
 const STREAM_FRAMES = 400;
 
-const cap = (name: string): string => join(SHARED_PCAPS, name);
+const cap = (name: string): string => join(TEST_PCAPS, name);
 
 describe('service: hot-plug', () => {
   let net: ServiceNet | undefined;

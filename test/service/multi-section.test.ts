@@ -16,7 +16,7 @@ import { ALL_ID, probeFrame, PROBE_ID, ruleFileText, type RuleDef } from '../sup
 import type { VethLink } from '../support/netns';
 import { ensureOracle } from '../support/oracle';
 import { writeEthernetPcap } from '../support/pcap';
-import { REPO_ROOT, SHARED_PCAPS } from '../support/paths';
+import { REPO_ROOT, TEST_PCAPS } from '../support/paths';
 import { requireLiveEnvironment } from '../support/root';
 import {
   addVeth, createServiceNet, destroyServiceNet, interfaceMac, isSocket, NO_UBUS, outboundOf, probeUntilCounted, replayFeeds,
@@ -59,7 +59,7 @@ const ETH1_LIST_RULES: readonly RuleDef[] = [
 ];
 const ETH1_PREFILTER = 'not arp';
 
-const cap = (name: string): string => join(SHARED_PCAPS, name);
+const cap = (name: string): string => join(TEST_PCAPS, name);
 
 describe('service: one process, several sections', () => {
   let net: ServiceNet | undefined;

@@ -16,7 +16,7 @@ import { ALL_ID, formatLines, probeFrame, PROBE_ID, ruleFileText, type RuleDef }
 import type { VethLink } from '../support/netns';
 import { ensureOracle } from '../support/oracle';
 import { busiestUnicastMac, readClassicPcap, writeEthernetPcap } from '../support/pcap';
-import { SHARED_PCAPS } from '../support/paths';
+import { TEST_PCAPS } from '../support/paths';
 import { requireLiveEnvironment } from '../support/root';
 import {
   addVeth, createServiceNet, destroyServiceNet, FEED_PPS, interfaceMac, isSocket, NO_UBUS, probeUntilCounted, replayFeeds,
@@ -60,7 +60,7 @@ const ETH2_RULES: readonly RuleDef[] = [
 /** libpcap: "illegal port number 70000 > 65535". */
 const REFUSED_RULE: RuleDef = { id: 'bad-port', expr: 'udp port 70000' };
 
-const cap = (name: string): string => join(SHARED_PCAPS, name);
+const cap = (name: string): string => join(TEST_PCAPS, name);
 
 describe('service: reload (SIGHUP)', () => {
   let net: ServiceNet | undefined;

@@ -1,7 +1,7 @@
 /**
  * Minimal classic-pcap reading and writing for the live tests: enough to pick
  * the receiving MAC from a capture, count its packets, and write probe and
- * load captures. (All Ethernet captures in ../shared/pcaps are classic pcap.)
+ * load captures. (All Ethernet captures in test/data/pcaps are classic pcap.)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 

@@ -21,7 +21,7 @@ import { ALL_ID, formatLines, probeFrame, PROBE_ID, ruleFileText, type RuleDef }
 import { replay, type VethLink } from '../support/netns';
 import { ensureOracle, expandRuleSet } from '../support/oracle';
 import { busiestUnicastMac, readClassicPcap, writeEthernetPcap } from '../support/pcap';
-import { SHARED_PCAPS } from '../support/paths';
+import { TEST_PCAPS } from '../support/paths';
 import { requireLiveEnvironment } from '../support/root';
 import {
   addVeth, createServiceNet, destroyServiceNet, FEED_PPS, interfaceMac, replayFeeds, SectionExpectation,
@@ -30,8 +30,8 @@ import {
 import { readCounts, type CountLine } from '../support/socket-client';
 import { EmulatedUbusd, type CallResult, type ServedObject } from './ubusd-emulator';
 
-const EAPON = join(SHARED_PCAPS, 'eapon1.pcap');
-const DCB = join(SHARED_PCAPS, 'dcb_ets.pcap');
+const EAPON = join(TEST_PCAPS, 'eapon1.pcap');
+const DCB = join(TEST_PCAPS, 'dcb_ets.pcap');
 
 const HARNESS: readonly RuleDef[] = [
   { id: PROBE_ID, expr: 'ether proto 0x88b5' },

@@ -6,7 +6,7 @@
  * peer, OBJID, METHOD, USER, GROUP, DATA. Replies are checked for the shape
  * ubusd relies on (DATA = OBJID + DATA, STATUS = STATUS then OBJID, same seq
  * and peer) and matched to their call by (peer, seq).
- * Layout and order as in /work/shared/fixtures/ubus (scenario A and C).
+ * Layout and order as in test/data/ubus (scenario A and C).
  */
 import { randomBytes } from 'node:crypto';
 import { BlobmsgField } from '../../src/ubus/blobmsg';

@@ -1,5 +1,5 @@
 /**
- * Loads the captured ubusd transcripts (/work/shared/fixtures/ubus, or
+ * Loads the captured ubusd transcripts (test/data/ubus, or
  * $UBUS_FIXTURES) and turns their own decodes (written independently of our
  * code) into the structures our codec uses, so that the captures are the oracle.
  */
@@ -7,8 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BlobmsgField, BlobmsgValue } from '../../src/ubus/blobmsg';
 import { UbusAttr, UbusMessage } from '../../src/ubus/message';
+import { UBUS_TRANSCRIPTS } from '../support/paths';
 
-export const FIXTURE_DIR = process.env.UBUS_FIXTURES ?? '/work/shared/fixtures/ubus';
+export const FIXTURE_DIR = process.env.UBUS_FIXTURES ?? UBUS_TRANSCRIPTS;
 
 export interface FixtureNode {
   offset: number;

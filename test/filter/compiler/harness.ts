@@ -3,10 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { compileMatcher } from '../../../src/filter';
+import { TEST_CORPUS, TEST_PCAPS } from '../../support/paths';
 
 export const ROOT = process.env.FILTER_TEST_ROOT ?? path.resolve(__dirname, '../../../..');
-export const PCAPS = path.resolve(ROOT, '../shared/pcaps');
-export const CORPUS = path.resolve(ROOT, '../shared/corpus');
+export const PCAPS = TEST_PCAPS;
+export const CORPUS = TEST_CORPUS;
 
 export interface Packet { data: Uint8Array; caplen: number; wirelen: number }
 export interface Capture { linkType: number; packets: Packet[] }

@@ -3,9 +3,8 @@
  * per-packet decisions with libpcap's (the oracle). Shared by the diff tests.
  */
 import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { CapturedPacket } from '../gen/pcap-file';
-import { REPO_ROOT, oracleMatchUnoptimized } from '../gen/oracle';
+import { oracleMatchUnoptimized } from '../gen/oracle';
 import type { OracleAnswer } from '../gen/oracle';
 import { compileMatcher } from './engine';
 import type { RulePlan } from './engine';
@@ -138,10 +137,6 @@ export function recordFindings(title: string, ms: readonly Mismatch[]): void {
     blocks.push(`- \`${first.expr}\` on ${first.capture}: ${list.length} packets differ; first: packet ${first.packet}, libpcap ${first.expected}, engine ${first.got}${first.minimal ? `\n  - minimal: \`${first.minimal}\`` : ''}${first.hex ? `\n  - packet: \`${first.hex}\`` : ''}`);
   }
   appendFileSync(file, `${blocks.join('\n')}\n`);
-}
-
-export function sharedPath(...parts: string[]): string {
-  return join(REPO_ROOT, '..', 'shared', ...parts);
 }
 
 export function answerText(a: OracleAnswer): string {

@@ -1,6 +1,6 @@
 /**
  * The test pcap reader/writer, checked against libpcap: what we read from
- * every shared capture (packet count, wire bytes, captured bytes) is what
+ * every test capture (packet count, wire bytes, captured bytes) is what
  * libpcap reads, and files we write in every byte order / resolution read
  * back identically in both.
  */
@@ -14,21 +14,19 @@ import { readCaptureFile, writePcapFile, parseCapture, encodePcap, type PacketTo
 import { oracleCount } from './oracle';
 import { Prng } from './prng';
 import { randomEthernetFrame, mutate } from './random-packets';
-import { REPO_ROOT } from './oracle';
-
-const SHARED = join(REPO_ROOT, '..', 'shared');
+import { CORPUS_CAPTURES, TEST_PCAPS } from '../../support/paths';
 const LINK_AT_START = new Set([1, 113, 276, 101, 0, 108]);
 
-function sharedCaptures(): string[] {
+function testCaptures(): string[] {
   const out: string[] = [];
-  for (const dir of [join(SHARED, 'pcaps'), join(SHARED, 'corpus', 'libpcap-filter-captures')]) {
+  for (const dir of [TEST_PCAPS, CORPUS_CAPTURES]) {
     for (const f of readdirSync(dir)) if (/\.pcap(ng)?$/.test(f)) out.push(join(dir, f));
   }
   return out;
 }
 
-test('reads every shared capture as libpcap does', () => {
-  const files = sharedCaptures();
+test('reads every test capture as libpcap does', () => {
+  const files = testCaptures();
   assert.ok(files.length > 60);
   let ng = 0;
   for (const f of files) {
