@@ -1,42 +1,92 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Runs every test suite on the built tree (./build.sh first; `npm test` does both).
 #   test/run.sh            all suites: unit, offline, filter, config, ubus, then as root in network
 #                          namespaces live, service, ubus-live, then Node 18
 #   test/run.sh unit ...   only the named suites
-set -e
+# A suite that is unknown, not built, or runs no test is a failure: nothing passes by running nothing.
+# Prints one line per suite with its counts, and a last line 'N passed, N failed' over all of them.
+set -euo pipefail
 cd "$(dirname "$0")/.."
-test/oracle/build.sh
-suites=${*:-"unit offline filter config ubus live service ubus-live node18"}
-dirs=""
+
+offline_suites="unit offline filter config ubus"
+live_suites="live service ubus-live"
+all_suites="$offline_suites $live_suites node18"
+suites=${*:-$all_suites}
+
 for s in $suites; do
-	case $s in
-	node18|live|service|ubus-live) ;;
-	*) [ -d "build/test/$s" ] && dirs="$dirs build/test/$s" ;;
+	case " $all_suites " in
+	*" $s "*) ;;
+	*) echo "test/run.sh: unknown suite '$s' (known: $all_suites)" >&2; exit 2 ;;
 	esac
-done
-status=0
-if [ -n "$dirs" ]; then
-	# shellcheck disable=SC2086 # word splitting of the directory list is wanted
-	node --test $dirs || status=1
-fi
-live=""
-for s in live service ubus-live; do
-	case " $suites " in *" $s "*) [ -d "build/test/$s" ] && live="$live build/test/$s" ;; esac
-done
-if [ -n "$live" ]; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "live tests need root (network namespaces, veth, tcpreplay)" >&2
-		status=1
-	else
-		# One at a time: they share the machine's CPU and measure exact counts.
-		# shellcheck disable=SC2086 # word splitting of the directory list is wanted
-		node --test --test-concurrency=1 $live || status=1
+	if [ "$s" != node18 ] && [ ! -d "build/test/$s" ]; then
+		echo "test/run.sh: suite '$s' is not built (no build/test/$s): run ./build.sh first" >&2
+		exit 2
 	fi
-fi
+done
 case " $suites " in
-*" node18 "*)
-	if [ -x test/node18/setup.sh ]; then
-		{ test/node18/setup.sh && test/node18/run.sh; } || status=1
+*" live "* | *" service "* | *" ubus-live "*)
+	if [ "$(id -u)" != 0 ]; then
+		echo "test/run.sh: the live suites need root (network namespaces, veth, tcpreplay)" >&2
+		exit 2
 	fi ;;
 esac
+
+test/oracle/build.sh
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+summary=()
+total_pass=0
+total_fail=0
+status=0
+
+# Records one suite's counts from the closing lines of node's test runner.
+count_suite() {
+	local name=$1 log=$2 rc=$3 tests pass fail
+	if [ "$name" = node18 ]; then
+		# test/node18/run.sh prints 'node18: tests N fail N ...' (its TAP stays in its own file).
+		tests=$(sed -n 's/^node18: tests \([0-9]*\) fail .*/\1/p' "$log" | tail -n 1)
+		fail=$(sed -n 's/^node18: tests [0-9]* fail \([0-9]*\) .*/\1/p' "$log" | tail -n 1)
+		tests=${tests:-0} fail=${fail:-0}
+		pass=$((tests - fail))
+	else
+		tests=$(sed -n 's/^# tests \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+		pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+		fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+		tests=${tests:-0} pass=${pass:-0} fail=${fail:-0}
+	fi
+	if [ "$tests" -eq 0 ]; then
+		summary+=("suite $name: NO TEST RAN")
+		status=1
+		return
+	fi
+	[ "$rc" -eq 0 ] || status=1
+	summary+=("suite $name: $tests tests, $pass passed, $fail failed$([ "$rc" -eq 0 ] || echo " (exit $rc)")")
+	total_pass=$((total_pass + pass))
+	total_fail=$((total_fail + fail))
+}
+
+for s in $suites; do
+	log="$logs/$s.log"
+	rc=0
+	case $s in
+	node18)
+		if [ ! -x test/node18/setup.sh ] || [ ! -x test/node18/run.sh ]; then
+			echo "test/run.sh: test/node18/setup.sh or run.sh is missing or not executable" >&2
+			exit 2
+		fi
+		{ test/node18/setup.sh && test/node18/run.sh; } 2>&1 | tee "$log" || rc=$?
+		;;
+	live | service | ubus-live)
+		# One file at a time: they share the machine's CPU and measure exact counts.
+		node --test --test-concurrency=1 "build/test/$s" 2>&1 | tee "$log" || rc=$?
+		;;
+	*)
+		node --test "build/test/$s" 2>&1 | tee "$log" || rc=$?
+		;;
+	esac
+	count_suite "$s" "$log" "$rc"
+done
+
+printf '%s\n' "${summary[@]}"
+echo "$total_pass passed, $total_fail failed"
 exit $status

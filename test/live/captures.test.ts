@@ -21,7 +21,14 @@ describe('live: shared Ethernet captures through a veth, counts equal libpcap', 
     t.diagnostic(`ethtool -k: ${recvVlanOffload(veth()) || 'ethtool not installed'}`);
   });
 
-  for (const name of captureNames('EN10MB')) {
+  const names = captureNames('EN10MB');
+  let replayed = 0;
+  test('the index lists every Ethernet capture of test/data/pcaps', () => {
+    // INDEX.tsv holds 23 Ethernet captures: a shorter list would let the replays below pass on less.
+    assert.ok(names.length >= 23, `INDEX.tsv lists ${names.length} Ethernet captures`);
+  });
+
+  for (const name of names) {
     test(name, async (t) => {
       const path = join(TEST_PCAPS, name);
       const capture = readClassicPcap(path);
@@ -39,6 +46,11 @@ describe('live: shared Ethernet captures through a veth, counts equal libpcap', 
       assert.equal(r.recvTxDuringRun, 0, 'the receiving veth sent frames: the link is not silent');
       assert.deepEqual(r.exit, { code: 0, signal: null }, `SIGTERM must end the daemon with exit 0; stderr: ${r.daemonStderr}`);
       assert.ok(r.socketRemoved, 'the socket file must be removed on SIGTERM');
+      replayed++;
     });
   }
+
+  test('every listed capture was replayed and compared', () => {
+    assert.equal(replayed, names.length, `${replayed} of ${names.length} captures compared`);
+  });
 });

@@ -17,7 +17,7 @@ pcaps="$root/test/data/pcaps"
 node18="$root/build/node18/bin/node"
 hook="$root/build/test/node18/pcap-redirect.js"
 bundle="$root/dist/bpfcountd.js"
-# Directories of offline tests (never build/test/live: it needs root and namespaces).
+# Directories of offline tests (never build/test/live: it needs root and namespaces); each must exist.
 offline_areas=(unit offline filter config ubus)
 
 die() { echo "test/node18/run.sh: $*" >&2; exit 1; }
@@ -52,11 +52,10 @@ dirs=()
 if [ $# -gt 0 ]; then
 	for d in "$@"; do [ -d "$d" ] || die "no directory $d"; dirs+=("$d"); done
 else
-	for area in "${offline_areas[@]}"; do
-		[ -d "build/test/$area" ] && dirs+=("build/test/$area")
+	for area in "${offline_areas[@]}" node18; do
+		[ -d "build/test/$area" ] || die "build/test/$area does not exist: run ./build.sh first"
+		dirs+=("build/test/$area")
 	done
-	[ ${#dirs[@]} -gt 0 ] || die "none of build/test/{$(IFS=,; echo "${offline_areas[*]}")} exists: nothing to test (./build.sh run?)"
-	[ -d build/test/node18 ] && dirs+=(build/test/node18)
 fi
 echo "node18: node --test ${dirs[*]}"
 status=0

@@ -37,4 +37,6 @@ test('apply corpus: per-packet match arrays', () => {
   console.log(`apply corpus: ${cases.length} cases, ${compared} compared in JavaScript, ${mismatches.length} mismatching packets, ${fallbacks.length} fallbacks to libpcap` +
     (fallbacks.length ? `:\n  ${fallbacks.join('\n  ')}` : ''));
   assertClean('apply corpus', problems, mismatches);
+  assert.equal(compared + fallbacks.length, cases.length, 'every case is compared or named as left to libpcap');
+  assert.ok(compared >= 38, `only ${compared} cases compared in JavaScript`);
 });
