@@ -17,6 +17,9 @@ export interface Options {
   pidFile?: string;
   /** undefined = ubus off (single-interface default); '' = default ubus socket path. */
   ubusSocket?: string;
+  /** --query: '' = every socket, else a section name or socket path. */
+  query?: string;
+  json: boolean;
 }
 
 export const DEFAULT_BUFFER_SIZE = 2 * 1024 * 1024;
@@ -25,6 +28,7 @@ export const DEFAULT_SOCKET = './test.sock';
 export const USAGE = `usage: bpfcountd -i <interface> -f <filterfile> [-F <prefilter>] [-b <bytes>] [-u <socket>]
        bpfcountd -r <capture file> -f <filterfile> [-F <prefilter>] [--mac <addr>]
        bpfcountd -c <uci config> [-c ...] [--runtime-dir <dir>]
+       bpfcountd --query [<section>|<socket>] [--json]
        add --check to any of them to validate and show how each rule is evaluated
 
   -i <interface>     capture on this interface
@@ -40,6 +44,9 @@ export const USAGE = `usage: bpfcountd -i <interface> -f <filterfile> [-F <prefi
   --runtime-dir <d>  service mode: sections started/stopped by the init script
   --pid-file <path>  write the process id there once SIGHUP is handled
   --ubus[=<socket>]  register the 'bpfcountd' ubus object (on by default with -c)
+  --query [<target>] print the counters of a running daemon: a section's socket
+                     (/var/run/bpfcountd/<section>.sock), a socket path, or every socket
+  --json             with --query: {"<section>": {"<rule>": {"bytes": n, "packets": n}}}
   -h, --help         this help
 `;
 
@@ -63,7 +70,7 @@ const WITH_VALUE: Record<string, Setter> = {
 export function parseArgs(argv: readonly string[]): Options {
   const options: Options = {
     prefilter: '', bufferSize: DEFAULT_BUFFER_SIZE, socketPath: DEFAULT_SOCKET,
-    check: false, help: false, configPaths: [],
+    check: false, help: false, configPaths: [], json: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -71,6 +78,13 @@ export function parseArgs(argv: readonly string[]): Options {
     if (arg === '--check') { options.check = true; continue; }
     if (arg === '--ubus') { options.ubusSocket = ''; continue; }
     if (arg.startsWith('--ubus=')) { options.ubusSocket = arg.slice(7); continue; }
+    if (arg === '--json') { options.json = true; continue; }
+    if (arg === '--query') {
+      // The target is optional: the next argument, unless it is an option.
+      options.query = i + 1 < argv.length && !argv[i + 1].startsWith('-') ? argv[++i] : '';
+      continue;
+    }
+    if (arg.startsWith('--query=')) { options.query = arg.slice(8); continue; }
     let name = arg;
     let value: string | undefined;
     if (arg.startsWith('--')) {
@@ -93,6 +107,13 @@ export function parseArgs(argv: readonly string[]): Options {
 }
 
 function checkCombination(o: Options): void {
+  if (o.query !== undefined) {
+    if (o.iface !== undefined || o.readFile !== undefined || o.configPaths.length > 0 || o.check) {
+      throw new UsageError('--query reads a running daemon: it takes no -i, -r, -c or --check');
+    }
+    return;
+  }
+  if (o.json) throw new UsageError('--json goes with --query');
   const modes = [o.iface !== undefined, o.readFile !== undefined, o.configPaths.length > 0].filter(Boolean).length;
   if (modes === 0) throw new UsageError('give an interface (-i), a capture file (-r) or a config (-c)');
   if (modes > 1) throw new UsageError('-i, -r and -c exclude each other');

@@ -11,12 +11,13 @@ import { parseArgs, USAGE, UsageError, type Options } from './cli';
 import { ConfigError } from './config/errors';
 import { expandRules } from './config/expand';
 import { readFilterFile } from './config/filter-file';
-import { defaultConfigPaths, DEFAULT_RUNTIME_DIR, loadServiceConfig } from './config/service-config';
+import { defaultConfigPaths, DEFAULT_RUNTIME_DIR, loadServiceConfig, SOCKET_DIR } from './config/service-config';
 import { ExpressionChecker } from './capture/validate';
 import { interfaceExists, interfaceMac } from './capture/interface';
 import { CaptureSet, type CaptureSetSpec } from './engine/capture-set';
 import { Counters } from './engine/counters';
 import { describePlan } from './engine/describe';
+import { formatQuery, querySockets, readSocket } from './outputs/query';
 import { formatCounterLines, type CounterLine } from './outputs/text-socket';
 import type { ServedSpec } from './service/served-instance';
 import { Supervisor } from './service/supervisor';
@@ -168,6 +169,12 @@ async function main(argv: readonly string[]): Promise<void> {
   const options = parseArgs(argv);
   if (options.help) {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (options.query !== undefined) {
+    const sockets = querySockets(options.query, SOCKET_DIR);
+    const results = await Promise.all(sockets.map(async (s) => ({ ...s, text: await readSocket(s.path) })));
+    process.stdout.write(formatQuery(results, options.json));
     return;
   }
   const service = options.configPaths.length > 0;
