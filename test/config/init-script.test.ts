@@ -56,7 +56,12 @@ const PROCD_SH = `
 procd_open_service() { record "procd_open_service $*"; }
 procd_close_service() { service_triggers; record "procd_close_service $*"; }
 procd_open_instance() { record "procd_open_instance $*"; }
-procd_set_param() { record "procd_set_param $*"; }
+procd_set_param() {
+	record "procd_set_param $*"
+	# The real procd.sh fills in respawn's defaults from the system config, through UCI_CONFIG_DIR.
+	[ "$1" = respawn ] && [ $# = 1 ] && record "respawn defaults from \${UCI_CONFIG_DIR:-/etc/config}/system"
+	return 0
+}
 procd_close_instance() { record "procd_close_instance"; }
 procd_kill() { record "procd_kill $*"; }
 procd_add_reload_trigger() { record "procd_add_reload_trigger $*"; }
@@ -72,7 +77,6 @@ stop_service() { return 0; }
 service_triggers() { return 0; }
 . "$initscript"
 # The test's paths instead of the router's.
-NODE=/usr/bin/node
 PROG=$STUB_PROG
 MAIN_CONFIG=$STUB_MAIN_CONFIG
 RUNTIME_DIR=$STUB_RUNTIME_DIR
@@ -194,8 +198,10 @@ function hupCount(h: Harness): number {
 
 const instanceCalls = (h: Harness): string[] => [
   'procd_open_instance bpfcountd',
-  `procd_set_param command /usr/bin/node ${h.prog} -c ${h.mainConfig} --runtime-dir ${h.runtime} --pid-file ${h.pidFile}`,
+  `procd_set_param command /usr/sbin/bpfcountd -c ${h.mainConfig} --runtime-dir ${h.runtime} --pid-file ${h.pidFile}`,
   'procd_set_param respawn',
+  // Never Gluon's directory: procd would see another instance and restart the daemon.
+  'respawn defaults from /etc/config/system',
   'procd_set_param stdout 1',
   'procd_set_param stderr 1',
   'procd_close_instance',
@@ -221,8 +227,8 @@ test('Gluon flow: start/stop <section> with UCI_CONFIG_DIR record markers and HU
   const stopped = h.run(['stop', 'gluon_mesh0_in'], gluonEnv);
   assert.equal(stopped.status, 0, stopped.stderr);
   assert.deepEqual(h.markers(), { gluon_mesh0_in: 'stop\n' });
-  // No procd_kill: the section is not a procd instance, and the daemon keeps running.
-  assert.deepEqual(stopped.calls, []);
+  // No procd call: the section is not a procd instance, and the daemon keeps running for eth0_in.
+  assert.deepEqual(stopped.calls, [`config_load bpfcountd UCI_CONFIG_DIR=${join(h.dir, 'etc', 'config')}`]);
   await waitFor(() => hupCount(h) === 2, 'HUP after stop <section>');
 });
 
@@ -231,7 +237,8 @@ test('start/stop <section> of the main config, start and stop without a section'
   await fakeDaemon(h, h.prog);
 
   // The stand-in daemon may fold signals that arrive close together: wait for each.
-  assert.equal(h.run(['stop', 'eth0_in']).status, 0);
+  // eth0_out stays enabled: the daemon keeps running.
+  assert.equal(h.run(['stop', 'eth0_in'], { STUB_SECTIONS: 'eth0_in eth0_out' }).status, 0);
   assert.deepEqual(h.markers(), { eth0_in: 'stop\n' });
   await waitFor(() => hupCount(h) === 1, 'HUP 1');
   assert.equal(h.run(['start', 'gluon_mesh0_in'], { UCI_CONFIG_DIR: h.gluonDir }).status, 0);
@@ -296,6 +303,8 @@ test('reload without a running daemon starts it (after enabling a section) and k
   const reloaded = h.run(['reload'], { STUB_SECTIONS: 'eth0_in eth0_out', STUB_DISABLED_eth0_in: '0' });
   assert.equal(reloaded.status, 0, reloaded.stderr);
   assert.deepEqual(reloaded.calls, [
+    // reload first asks whether anything is left to serve.
+    `config_load bpfcountd UCI_CONFIG_DIR=${join(h.dir, 'etc', 'config')}`,
     `procd_open_service bpfcountd ${script}`,
     `config_load bpfcountd UCI_CONFIG_DIR=${join(h.dir, 'etc', 'config')}`,
     ...instanceCalls(h),
@@ -334,4 +343,28 @@ test('a stale pid file naming another process: no signal is sent to it', async (
   assert.equal(h.run(['reload']).status, 0);
   writeFileSync(h.pidFile, '999999999\n');
   assert.equal(h.run(['reload']).status, 0);
+});
+
+test('the last section stopped by name, or a reload with nothing enabled, stops the daemon', async (t) => {
+  const h = harness(t);
+  await fakeDaemon(h, h.prog);
+  const gluonEnv = { UCI_CONFIG_DIR: h.gluonDir };
+  const noMain = { STUB_SECTIONS: 'eth0_in', STUB_DISABLED_eth0_in: '1' };
+  assert.equal(h.run(['start', 'gluon_mesh0_in'], { ...gluonEnv, ...noMain }).status, 0);
+  assert.equal(h.run(['start', 'gluon_mesh0_out'], { ...gluonEnv, ...noMain }).status, 0);
+  // Another section still runs: only a HUP, no procd call.
+  const first = h.run(['stop', 'gluon_mesh0_in'], { ...gluonEnv, ...noMain });
+  assert.equal(first.status, 0, first.stderr);
+  assert.deepEqual(first.calls.filter((c) => c.startsWith('procd_')), []);
+  // The last one: the whole service is deleted (rc.common's own per-instance kill stays a no-op).
+  const last = h.run(['stop', 'gluon_mesh0_out'], { ...gluonEnv, ...noMain });
+  assert.equal(last.status, 0, last.stderr);
+  assert.deepEqual(last.calls.filter((c) => c.startsWith('procd_')), ['procd_kill bpfcountd']);
+  // An enabled section stopped by name counts as stopped too.
+  const enabledStopped = h.run(['stop', 'eth0_in'], { STUB_SECTIONS: 'eth0_in' });
+  assert.deepEqual(enabledStopped.calls.filter((c) => c.startsWith('procd_')), ['procd_kill bpfcountd']);
+  // reload with every section disabled and none started by name: the daemon goes.
+  const reloaded = h.run(['reload'], { STUB_SECTIONS: 'eth0_in eth0_out', STUB_DISABLED_eth0_in: '1', STUB_DISABLED_eth0_out: '1' });
+  assert.equal(reloaded.status, 0, reloaded.stderr);
+  assert.deepEqual(reloaded.calls.filter((c) => c.startsWith('procd_')), ['procd_kill bpfcountd']);
 });
