@@ -18,7 +18,7 @@ node18="$root/build/node18/bin/node"
 hook="$root/build/test/node18/pcap-redirect.js"
 bundle="$root/dist/bpfcountd.js"
 # Directories of offline tests (never build/test/live: it needs root and namespaces); each must exist.
-offline_areas=(unit offline filter config ubus)
+offline_areas=(unit offline filter config ubus package)
 
 die() { echo "test/node18/run.sh: $*" >&2; exit 1; }
 

@@ -194,7 +194,7 @@ test('menu entry and rpcd ACL match the view and the ubus object', () => {
   assert.ok(entry);
   assert.equal(entry.action.type, 'view');
   assert.ok(fs.existsSync(path.join(RESOURCES, 'view', `${entry.action.path}.js`)));
-  const acl = JSON.parse(fs.readFileSync(path.join(ROOT, 'files/usr/share/rpcd/acl.d/luci-app-bpfcountd.json'), 'utf8')) as
+  const acl = JSON.parse(fs.readFileSync(path.join(APP, 'root/usr/share/rpcd/acl.d/luci-app-bpfcountd.json'), 'utf8')) as
     Record<string, { read: { ubus: Record<string, string[]>; uci: string[] }; write: { ubus: Record<string, string[]>; uci: string[] } }>;
   assert.deepEqual(entry.depends.acl, ['luci-app-bpfcountd']);
   const grant = acl['luci-app-bpfcountd'];
