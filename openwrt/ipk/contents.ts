@@ -60,7 +60,7 @@ export function packages(version: string, hostArchitecture: string, pcapVersion:
       name: 'bpfcountd',
       version: full,
       architecture: 'all',
-      depends: ['libc', 'node', 'node-pcap'],
+      depends: ['node', 'node-pcap'],
       section: 'net',
       description: 'Counts packets and bytes per tcpdump filter rule on network interfaces.\n' +
         'One daemon serves every configured interface; counters are read from a unix\n' +
@@ -82,7 +82,7 @@ export function packages(version: string, hostArchitecture: string, pcapVersion:
       name: 'luci-app-bpfcountd',
       version: full,
       architecture: 'all',
-      depends: ['libc', 'luci-base', 'bpfcountd'],
+      depends: ['luci-base', 'bpfcountd'],
       section: 'luci',
       description: 'LuCI pages for bpfcountd: counters, rates and configuration.',
       files: [
