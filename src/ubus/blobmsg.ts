@@ -103,8 +103,16 @@ function fixedSize(data: Buffer, size: number, what: string): void {
   if (data.length !== size) throw new BlobError(`blobmsg ${what} has ${data.length} bytes, expected ${size}`);
 }
 
+/**
+ * Deepest nesting of arrays and tables decoded. libubox sets none, but a
+ * message from the bus must not exhaust the daemon's stack (1 MiB of bytes
+ * can nest 130000 levels); real ubus calls nest a handful.
+ */
+export const MAX_NESTING = 64;
+
 /** Decodes one blobmsg attribute (already split off by decodeAttrs). */
-export function decodeField(attr: RawAttr): BlobmsgField {
+export function decodeField(attr: RawAttr, depth = 0): BlobmsgField {
+  if (depth > MAX_NESTING) throw new BlobError(`blobmsg nested deeper than ${MAX_NESTING} levels`);
   if (!attr.extended) throw new BlobError('blobmsg attribute without the extended flag');
   const p = attr.payload;
   if (p.length < 2) throw new BlobError('blobmsg attribute too short for its name length');
@@ -120,10 +128,10 @@ export function decodeField(attr: RawAttr): BlobmsgField {
       value = { type: 'unspec', data: Buffer.from(data) };
       break;
     case BlobmsgType.ARRAY:
-      value = { type: 'array', items: decodeAttrs(data).map((a) => decodeField(a).value) };
+      value = { type: 'array', items: decodeAttrs(data).map((a) => decodeField(a, depth + 1).value) };
       break;
     case BlobmsgType.TABLE:
-      value = { type: 'table', fields: decodeFields(data) };
+      value = { type: 'table', fields: decodeFields(data, depth + 1) };
       break;
     case BlobmsgType.STRING:
       if (data.length < 1 || data[data.length - 1] !== 0) throw new BlobError('blobmsg string is not NUL-terminated');
@@ -156,8 +164,8 @@ export function decodeField(attr: RawAttr): BlobmsgField {
 }
 
 /** Decodes the children of a table-like container payload. */
-export function decodeFields(payload: Buffer): BlobmsgField[] {
-  return decodeAttrs(payload).map(decodeField);
+export function decodeFields(payload: Buffer, depth = 0): BlobmsgField[] {
+  return decodeAttrs(payload).map((a) => decodeField(a, depth));
 }
 
 /** The last field of that name (as libubox's blobmsg_parse keeps it), if any. */
