@@ -16,7 +16,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError } from './errors';
+import { ConfigError, oneLine, PLACE_MAX } from './errors';
 import { parseRuleLine, readFilterFile, type RuleLine } from './filter-file';
 import { readUciFile, type UciOption, type UciPackage, type UciSection } from './uci';
 
@@ -145,7 +145,7 @@ export function loadServiceConfig(options: ServiceConfigOptions): InstanceSpec[]
       pkg = load(marker.file);
     } catch (err) {
       // The starter may have removed its config before `stop`: skip rather than refuse every instance.
-      if (err instanceof ConfigError && err.where === marker.file) {
+      if (err instanceof ConfigError && err.where === oneLine(marker.file, PLACE_MAX)) {
         warn(`${marker.where}: section '${name}' skipped: ${err.message}`);
         continue;
       }
@@ -213,7 +213,7 @@ export function instanceFromSection(section: UciSection, warn: (message: string)
       rules.push(...readFilterFile(filterFile.value));
     } catch (err) {
       // An unreadable file is reported where it is named; errors inside it keep their own file:line.
-      if (err instanceof ConfigError && err.where === filterFile.value) throw new ConfigError(filterFile.where, `filterfile ${err.where}: ${err.reason}`);
+      if (err instanceof ConfigError && err.where === oneLine(filterFile.value, PLACE_MAX)) throw new ConfigError(filterFile.where, `filterfile ${err.where}: ${err.reason}`);
       throw err;
     }
   }
