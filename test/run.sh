@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test suite on the built tree (./build.sh first; `npm test` does both).
-#   test/run.sh            all suites: unit, offline, filter, config, ubus, package, then as root in network
+#   test/run.sh            all suites: unit, offline, filter, config, ubus, package, fuzz, then as root in network
 #                          namespaces live, service, ubus-live, then Node 18
 #   test/run.sh unit ...   only the named suites
 # A suite that is unknown, not built, or runs no test is a failure: nothing passes by running nothing.
@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-offline_suites="unit offline filter config ubus package"
+offline_suites="unit offline filter config ubus package fuzz"
 live_suites="live service ubus-live"
 all_suites="$offline_suites $live_suites node18"
 suites=${*:-$all_suites}

@@ -10,49 +10,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { layoutOfFile, readSavefile, SavefileError } from '../../src/capture/savefile';
 import { Prng } from '../filter/gen/prng';
-import { buildOracle, oracleCounts, parseCounterLines, ROOT, runDaemon } from './helpers';
+import { buildOracle, oracleCounts, parseCounterLines, runDaemon } from './helpers';
+import { layoutOfFile } from '../../src/capture/savefile';
 import { CORPUS_CAPTURES, TEST_PCAPS } from '../support/paths';
-
-const ORACLE = join(ROOT, 'build', 'pcap-oracle');
-
-interface Packet { caplen: number; wirelen: number; hex: string }
-interface Reading { packets: Packet[]; end: string }
-
-/** libpcap's reading of a file; undefined when libpcap cannot open it. */
-function libpcapReading(path: string): { dlt: number; reading: Reading } | undefined {
-  const out = execFileSync(ORACLE, ['records', path], { encoding: 'utf8', maxBuffer: 1 << 28 }).trimEnd().split('\n');
-  if (out[0].startsWith('OPEN-ERR')) return undefined;
-  const dlt = /^DLT (\d+)$/.exec(out[0]);
-  if (!dlt) throw new Error(`oracle said: ${out[0]}`);
-  const packets = out.slice(1, -1).map((line): Packet => {
-    const [caplen, wirelen, hex] = line.split(' ');
-    return { caplen: Number(caplen), wirelen: Number(wirelen), hex: hex ?? '' };
-  });
-  return { dlt: Number(dlt[1]), reading: { packets, end: out[out.length - 1] } };
-}
-
-/** The JavaScript reader's reading; undefined when it leaves the file to libpcap. */
-function javascriptReading(path: string, dlt: number): Reading | undefined {
-  const layout = layoutOfFile(path, dlt);
-  if (!layout) return undefined;
-  const packets: Packet[] = [];
-  let end = 'END';
-  try {
-    readSavefile(path, layout, (buffer, offset, caplen, wirelen) => {
-      packets.push({ caplen, wirelen, hex: Buffer.from(buffer.subarray(offset, offset + caplen)).toString('hex') });
-    });
-  } catch (err) {
-    if (!(err instanceof SavefileError)) throw err;
-    end = `ERR ${err.message}`;
-  }
-  return { packets, end };
-}
+import { javascriptReading, libpcapReading } from '../support/savefile-readings';
 
 // --- building files --------------------------------------------------------
 
