@@ -174,7 +174,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (options.query !== undefined) {
     const sockets = querySockets(options.query, SOCKET_DIR);
     const results = await Promise.all(sockets.map(async (s) => ({ ...s, text: await readSocket(s.path) })));
-    process.stdout.write(formatQuery(results, options.json));
+    process.stdout.write(formatQuery(results, options.json, options.query === ''));
     return;
   }
   const service = options.configPaths.length > 0;

@@ -51,8 +51,11 @@ export function parseCounterText(text: string, where: string): CounterLine[] {
   return out;
 }
 
-/** Text: one socket's lines as they came; several sockets each after a '% <section>' line. JSON: section -> rule -> counts. */
-export function formatQuery(results: readonly QueriedSocket[], json: boolean): string {
+/**
+ * Text: a named socket's lines as they came; every socket (no target) each after a '% <section>' line,
+ * which line-parsing consumers skip. JSON: section -> rule -> counts.
+ */
+export function formatQuery(results: readonly QueriedSocket[], json: boolean, allSockets: boolean): string {
   if (json) {
     const out: Record<string, Record<string, { bytes: number; packets: number }>> = {};
     for (const r of results) {
@@ -62,6 +65,6 @@ export function formatQuery(results: readonly QueriedSocket[], json: boolean): s
     }
     return `${JSON.stringify(out, null, 2)}\n`;
   }
-  if (results.length === 1) return results[0].text;
+  if (!allSockets) return results.map((r) => r.text).join('');
   return results.map((r) => `% ${r.section}\n${r.text}`).join('');
 }

@@ -345,26 +345,37 @@ test('a stale pid file naming another process: no signal is sent to it', async (
   assert.equal(h.run(['reload']).status, 0);
 });
 
-test('the last section stopped by name, or a reload with nothing enabled, stops the daemon', async (t) => {
+test('the last section stopped by name, or a reload with nothing enabled, stops the daemon and keeps the service', async (t) => {
   const h = harness(t);
-  await fakeDaemon(h, h.prog);
+  const daemon = await fakeDaemon(h, h.prog);
   const gluonEnv = { UCI_CONFIG_DIR: h.gluonDir };
   const noMain = { STUB_SECTIONS: 'eth0_in', STUB_DISABLED_eth0_in: '1' };
+  // The service declared again without an instance: procd stops the daemon, the reload trigger stays
+  // (deleting the service would drop it, and "uci commit; reload_config" would start nothing later).
+  const noInstance = [`procd_open_service bpfcountd ${script}`, 'procd_add_reload_trigger bpfcountd', 'procd_close_service set'];
+  const procdCalls = (calls: string[]): string[] => calls.filter((c) => c.startsWith('procd_'));
   assert.equal(h.run(['start', 'gluon_mesh0_in'], { ...gluonEnv, ...noMain }).status, 0);
   assert.equal(h.run(['start', 'gluon_mesh0_out'], { ...gluonEnv, ...noMain }).status, 0);
   // Another section still runs: only a HUP, no procd call.
   const first = h.run(['stop', 'gluon_mesh0_in'], { ...gluonEnv, ...noMain });
   assert.equal(first.status, 0, first.stderr);
-  assert.deepEqual(first.calls.filter((c) => c.startsWith('procd_')), []);
-  // The last one: the whole service is deleted (rc.common's own per-instance kill stays a no-op).
+  assert.deepEqual(procdCalls(first.calls), []);
   const last = h.run(['stop', 'gluon_mesh0_out'], { ...gluonEnv, ...noMain });
   assert.equal(last.status, 0, last.stderr);
-  assert.deepEqual(last.calls.filter((c) => c.startsWith('procd_')), ['procd_kill bpfcountd']);
+  assert.deepEqual(procdCalls(last.calls), noInstance);
+  // The stops by name are kept: a later reload does not bring those sections back.
+  assert.deepEqual(h.markers(), { gluon_mesh0_in: 'stop\n', gluon_mesh0_out: 'stop\n' });
   // An enabled section stopped by name counts as stopped too.
   const enabledStopped = h.run(['stop', 'eth0_in'], { STUB_SECTIONS: 'eth0_in' });
-  assert.deepEqual(enabledStopped.calls.filter((c) => c.startsWith('procd_')), ['procd_kill bpfcountd']);
-  // reload with every section disabled and none started by name: the daemon goes.
+  assert.deepEqual(procdCalls(enabledStopped.calls), noInstance);
+  // reload with every section disabled and none started by name: no instance either.
   const reloaded = h.run(['reload'], { STUB_SECTIONS: 'eth0_in eth0_out', STUB_DISABLED_eth0_in: '1', STUB_DISABLED_eth0_out: '1' });
   assert.equal(reloaded.status, 0, reloaded.stderr);
-  assert.deepEqual(reloaded.calls.filter((c) => c.startsWith('procd_')), ['procd_kill bpfcountd']);
+  assert.deepEqual(procdCalls(reloaded.calls), noInstance);
+  // procd has stopped the daemon by now. Enabling a section and reloading (what reload_config does
+  // after uci commit) declares the instance again.
+  daemon.kill('SIGKILL');
+  await new Promise((resolve) => daemon.once('exit', resolve));
+  const back = h.run(['reload'], { STUB_SECTIONS: 'eth0_in eth0_out', STUB_DISABLED_eth0_in: '1', STUB_DISABLED_eth0_out: '0' });
+  assert.ok(back.calls.includes('procd_open_instance bpfcountd'), back.calls.join('\n'));
 });

@@ -35,8 +35,9 @@ it('names a section by its default socket, a path as it is', () => {
 it('parses lines from the right and skips % comments', () => {
   assert.deepEqual(parseCounterText('a:b:12:3\n% note\nx:0:0\n', 's'), [{ id: 'a:b', bytes: 12, packets: 3 }, { id: 'x', bytes: 0, packets: 0 }]);
   assert.throws(() => parseCounterText('garbage\n', 'sock'), /sock: not a counter line/);
-  assert.equal(formatQuery([{ section: 's', path: 'p', text: 'a:1:1\n' }], false), 'a:1:1\n');
-  assert.equal(formatQuery([{ section: 's', path: 'p', text: 'a:1:1\n' }, { section: 't', path: 'q', text: 'b:2:2\n' }], false),
+  assert.equal(formatQuery([{ section: 's', path: 'p', text: 'a:1:1\n' }], false, false), 'a:1:1\n');
+  assert.equal(formatQuery([{ section: 's', path: 'p', text: 'a:1:1\n' }], false, true), '% s\na:1:1\n');
+  assert.equal(formatQuery([{ section: 's', path: 'p', text: 'a:1:1\n' }, { section: 't', path: 'q', text: 'b:2:2\n' }], false, true),
     '% s\na:1:1\n% t\nb:2:2\n');
 });
 
