@@ -3,8 +3,9 @@
  * `<id>:<bytes>:<packets>\n` per rule, in file order, then the socket closes.
  * Consumers parse each line from the right (ids may contain ':').
  */
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
+import { dirname } from 'node:path';
 
 export interface CounterLine {
   id: string;
@@ -21,13 +22,39 @@ export function formatCounterLines(lines: readonly CounterLine[]): string {
 /** A client that connects and never reads is dropped after this long. */
 const CLIENT_TIMEOUT_MS = 10_000;
 
+/** How often the socket file is checked (someone may remove it, or the whole runtime directory). */
+export const SOCKET_WATCH_MS = 5000;
+
+export interface TextSocketOptions {
+  /** One line per event the socket recovers from. */
+  log?: (message: string) => void;
+  watchMs?: number;
+}
+
 export class TextSocket {
   private server?: Server;
+  /** The inode of the socket file this process created: another inode or none means it was taken away. */
+  private inode?: number;
+  private watch?: NodeJS.Timeout;
+  private recovering = false;
+  /** The last recovery message logged: a problem that stays is logged once, not at every check. */
+  private lastEvent?: string;
 
-  constructor(readonly path: string, private readonly snapshot: () => readonly CounterLine[]) {}
+  constructor(readonly path: string, private readonly snapshot: () => readonly CounterLine[],
+              private readonly options: TextSocketOptions = {}) {}
 
-  /** Replaces a stale socket file; refuses to steal a socket another process still answers on. */
+  /**
+   * Replaces a stale socket file; refuses to steal a socket another process still answers on.
+   * Then watches the file: removed or replaced by someone else, it is served again at the same path.
+   */
   async listen(): Promise<void> {
+    await this.open();
+    this.watch ??= setInterval(() => this.check(), this.options.watchMs ?? SOCKET_WATCH_MS);
+    this.watch.unref();
+  }
+
+  private async open(): Promise<void> {
+    mkdirSync(dirname(this.path), { recursive: true });
     await removeStaleSocket(this.path);
     const server = createServer((client) => {
       client.on('error', () => client.destroy());
@@ -45,11 +72,59 @@ export class TextSocket {
     });
     // As open as the original's socket: any local user may read the counters.
     chmodSync(this.path, 0o666);
+    this.inode = lstatSync(this.path).ino;
   }
 
-  /** Stops listening and removes the socket file. */
+  private check(): void {
+    if (this.recovering || !this.server) return;
+    let inode: number | undefined;
+    try {
+      inode = lstatSync(this.path).ino;
+    } catch {
+      inode = undefined;
+    }
+    if (inode === this.inode) return;
+    if (inode !== undefined) {
+      // Someone else's file now: closing our server would unlink it (libuv removes the path it
+      // listened on), so leave both alone until the path is free again.
+      this.event(`${this.path}: socket file replaced by someone else: not touching it; served again once it is removed`);
+      return;
+    }
+    this.recovering = true;
+    this.server.close();
+    this.open().then(() => {
+      this.options.log?.(`${this.path}: socket file removed by someone else: serving it again`);
+      this.lastEvent = undefined;
+      // Closed meanwhile: the new server must not outlive it.
+      if (this.watch === undefined) this.close();
+    }, (err: unknown) => {
+      this.event(`${this.path}: socket file removed by someone else: cannot serve it again (${err instanceof Error ? err.message : String(err)}); retrying`);
+    }).finally(() => { this.recovering = false; });
+  }
+
+  private event(message: string): void {
+    if (message === this.lastEvent) return;
+    this.lastEvent = message;
+    this.options.log?.(message);
+  }
+
+  /** Stops listening and removes the socket file (not a file someone else put at its path). */
   close(): void {
+    clearInterval(this.watch);
+    this.watch = undefined;
     if (!this.server) return;
+    let ours: boolean;
+    try {
+      ours = lstatSync(this.path).ino === this.inode;
+    } catch {
+      ours = false;
+    }
+    if (!ours) {
+      // libuv unlinks the path when its server closes: keep a file that is not ours.
+      this.server.unref();
+      this.server = undefined;
+      return;
+    }
     this.server.close();
     this.server = undefined;
     try {

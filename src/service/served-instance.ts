@@ -90,7 +90,7 @@ export class ServedInstance {
   }
 
   async start(): Promise<void> {
-    this.socket = new TextSocket(this.spec.socketPath, () => this.counterLines());
+    this.socket = new TextSocket(this.spec.socketPath, () => this.counterLines(), { log: this.options.log });
     await this.socket.listen();
     this.poll();
   }
@@ -147,7 +147,7 @@ export class ServedInstance {
   async update(spec: ServedSpec): Promise<void> {
     if (spec.socketPath !== this.spec.socketPath) {
       this.socket?.close();
-      this.socket = new TextSocket(spec.socketPath, () => this.counterLines());
+      this.socket = new TextSocket(spec.socketPath, () => this.counterLines(), { log: this.options.log });
       await this.socket.listen();
     }
     // From here on synchronous: no packet is delivered until the new set is in place.
