@@ -5,7 +5,7 @@
  *   -r  count a capture file, print the counters, exit
  *   --check  validate and print how each rule is evaluated
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { parseArgs, USAGE, UsageError, type Options } from './cli';
 import { ConfigError } from './config/errors';
@@ -18,7 +18,7 @@ import { CaptureSet, type CaptureSetSpec } from './engine/capture-set';
 import { Counters } from './engine/counters';
 import { describePlan } from './engine/describe';
 import { formatQuery, querySockets, readSocket } from './outputs/query';
-import { formatCounterLines, type CounterLine } from './outputs/text-socket';
+import { formatCounterLines, SOCKET_WATCH_MS, type CounterLine } from './outputs/text-socket';
 import type { ServedSpec } from './service/served-instance';
 import { Supervisor } from './service/supervisor';
 import { startUbusObject } from './ubus/object';
@@ -141,8 +141,18 @@ async function serve(options: Options, service: boolean): Promise<void> {
     else reloadWanted = true;
   });
   if (options.pidFile !== undefined) {
-    mkdirSync(dirname(options.pidFile), { recursive: true });
-    writeFileSync(options.pidFile, `${process.pid}\n`);
+    const pidFile = options.pidFile;
+    writePidFile(pidFile);
+    // The init script finds the daemon through it: removed with the runtime directory, it is written again.
+    setInterval(() => {
+      if (existsSync(pidFile)) return;
+      try {
+        writePidFile(pidFile);
+        log(`${pidFile} removed by someone else: written again`);
+      } catch (err) {
+        log(`${pidFile} removed by someone else: cannot write it again (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      }
+    }, SOCKET_WATCH_MS).unref();
   }
   try {
     await supervisor.start();
@@ -159,6 +169,11 @@ async function serve(options: Options, service: boolean): Promise<void> {
   }
   const names = supervisor.names();
   log(`serving ${names.length} instance${names.length === 1 ? '' : 's'}: ${names.join(', ')}`);
+}
+
+function writePidFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${process.pid}\n`);
 }
 
 function removePidFile(path: string | undefined): void {
