@@ -245,7 +245,10 @@ function signatureJs(sig: readonly BlobmsgField[] | undefined): JsonLike {
   assert.ok(sig, 'ADD_OBJECT without SIGNATURE');
   return tableToJs(sig);
 }
-const SIGNATURE = { stats: { instance: BlobmsgType.STRING }, rules: { instance: BlobmsgType.STRING }, reload: {} };
+const SIGNATURE = {
+  stats: { instance: BlobmsgType.STRING }, rules: { instance: BlobmsgType.STRING }, reload: {},
+  check: { rules: BlobmsgType.ARRAY, ifname: BlobmsgType.STRING, prefilter: BlobmsgType.STRING },
+};
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -198,7 +198,7 @@ test('menu entry and rpcd ACL match the view and the ubus object', () => {
     Record<string, { read: { ubus: Record<string, string[]>; uci: string[] }; write: { ubus: Record<string, string[]>; uci: string[] } }>;
   assert.deepEqual(entry.depends.acl, ['luci-app-bpfcountd']);
   const grant = acl['luci-app-bpfcountd'];
-  assert.deepEqual(grant.read.ubus, { [UBUS_OBJECT_NAME]: ['stats', 'rules'] });
+  assert.deepEqual(grant.read.ubus, { [UBUS_OBJECT_NAME]: ['stats', 'rules', 'check'] });
   assert.deepEqual(grant.write.ubus, { [UBUS_OBJECT_NAME]: ['reload'] });
   assert.deepEqual(grant.read.uci, ['bpfcountd']);
   assert.deepEqual(grant.write.uci, ['bpfcountd']);
