@@ -6,11 +6,14 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ExpressionChecker } from '../../src/capture/validate';
 import { checkRules, CheckEnvironment } from '../../src/service/check';
 import { Supervisor } from '../../src/service/supervisor';
 import { ConfigError } from '../../src/config/errors';
-import type { ServedSpec } from '../../src/service/served-instance';
+import { ServedInstance, type ServedSpec } from '../../src/service/served-instance';
 
 function environment(checker: ExpressionChecker, seen: { linkType?: number } = {}): CheckEnvironment {
   return {
@@ -118,5 +121,35 @@ test('check without rules: the saved configuration as a reload reads it, quietly
     assert.deepEqual(logs, [], 'a check writes nothing to the log');
   } finally {
     supervisor.stop();
+  }
+});
+
+test('stats: a section whose capture cannot start says why (as the log does); a missing interface is only waiting', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bpfcountd-check-'));
+  const checker = new ExpressionChecker();
+  const logs: string[] = [];
+  const instance = (ifname: string): ServedInstance => new ServedInstance({
+    name: 'x', ifname, prefilter: '', bufferSize: 65536, socketPath: join(dir, `${ifname}.sock`),
+    rules: [{ id: 'ok', text: 'arp', where: 'f:1' }, { id: 'bad', text: 'ip and and tcp', where: 'f:2' }],
+  }, { checker, log: (m) => logs.push(m), hotplug: true, onFatal: (err) => { throw err; } });
+  const lo = instance('lo');
+  const gone = instance('nosuch0');
+  try {
+    await lo.start();
+    await gone.start();
+    const s = lo.stats();
+    assert.equal(s.state, 'waiting');
+    // As root libpcap refuses the rule; without root it cannot open lo at all. Either way: the logged reason.
+    assert.ok(s.error === "f:2: rule 'bad': can't parse filter expression: syntax error" || /^lo: cannot capture: /.test(s.error ?? ''), s.error);
+    assert.deepEqual(logs, [`x: not started: ${s.error}`]);
+    assert.deepEqual(s.rules.map((r) => [r.id, r.packets]), [['ok', 0], ['bad', 0]]);
+    const w = gone.stats();
+    assert.equal(w.state, 'waiting');
+    assert.equal(w.error, undefined, 'waiting for an interface is no error');
+  } finally {
+    lo.stop();
+    gone.stop();
+    checker.dispose();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
