@@ -112,12 +112,18 @@ export function checkToBlobmsg(reply: CheckReply): BlobmsgField[] {
   return fields;
 }
 
-/** `check`'s arguments: `rules` an array of strings, `ifname` and `prefilter` strings, each optional. */
+/**
+ * libpcap compiles each rule in about half a millisecond while the daemon's
+ * captures wait: a bound keeps one call from stalling counting for long.
+ */
+export const MAX_CHECK_RULES = 256;
+
+/** `check`'s arguments: `rules` an array of at most MAX_CHECK_RULES strings, `ifname` and `prefilter` strings, each optional. */
 export function checkArgs(args: readonly BlobmsgField[]): CheckRequest | undefined {
   const request: CheckRequest = {};
   const rules = findField(args, 'rules');
   if (rules !== undefined) {
-    if (rules.type !== 'array') return undefined;
+    if (rules.type !== 'array' || rules.items.length > MAX_CHECK_RULES) return undefined;
     const lines: string[] = [];
     for (const item of rules.items) {
       if (item.type !== 'string') return undefined;

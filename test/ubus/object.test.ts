@@ -332,6 +332,8 @@ test('check: rule lines, or the saved configuration without them; arguments of t
       [{ name: 'rules', value: { type: 'array', items: [s('arp;arp'), { type: 'int32', value: 1 }] } }],
       [{ name: 'ifname', value: { type: 'int32', value: 1 } }],
       [{ name: 'prefilter', value: { type: 'table', fields: [] } }],
+      // More than 256 rules in one call.
+      [{ name: 'rules', value: { type: 'array', items: Array.from({ length: 257 }, (_v, i) => s(`r${i};arp`)) } }],
     ];
     for (const [i, data] of bad.entries()) {
       res = await call(r.c, invoke(10 + i, [obj, check, blobmsgAttr(AttrId.DATA, data)]));
@@ -339,6 +341,10 @@ test('check: rule lines, or the saved configuration without them; arguments of t
       assert.equal(statusOf(res.status), Status.INVALID_ARGUMENT, `bad arguments #${i}`);
     }
     assert.equal(r.control.checks.length, 2, 'refused calls never reach the daemon');
+    res = await call(r.c, invoke(20, [obj, check, blobmsgAttr(AttrId.DATA, [
+      { name: 'rules', value: { type: 'array', items: Array.from({ length: 256 }, (_v, i) => s(`r${i};arp`)) } },
+    ])]));
+    assert.equal(statusOf(res.status), Status.OK, '256 rules are fine');
   } finally {
     await r.close();
   }
