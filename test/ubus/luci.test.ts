@@ -396,7 +396,7 @@ test('status view: instances, rules, kernel filter and graphs; refreshed every 5
       'not installed while the instance is not counting']) {
       assert.ok(shown.includes(want), `page shows '${want}'`);
     }
-    assert.ok(!shown.includes('The saved configuration is refused'));
+    assert.ok(!shown.includes('The saved configuration has an error'));
     assert.ok(shown.indexOf('eth0_in') < shown.indexOf('wan_out'), 'instances sorted by name');
     assert.equal(s.interval(), 5);
     assert.equal(graphsOf(page, 'arp').length, 1, 'one graph per rule');
@@ -431,7 +431,7 @@ test('status view: instances, rules, kernel filter and graphs; refreshed every 5
     assert.deepEqual(rpc.calls.slice(-2).map((c) => c.method), ['reload', 'check']);
     assert.deepEqual(rpc.calls.at(-1)?.args, {}, 'check without rules: the saved configuration');
     assert.deepEqual(notes, [{ text: 'bpfcountd re-reads its configuration.', kind: 'info' }]);
-    assert.ok(text(page).includes('The saved configuration is refused, bpfcountd keeps counting with the previous one: /etc/bpfcountd.filters:3: rule \'x\': syntax error'));
+    assert.ok(text(page).includes('The saved configuration has an error, so a reload does not apply it (the rules running now keep counting): /etc/bpfcountd.filters:3: rule \'x\': syntax error'));
     rpc.replies.reload = new Error('RPC call to bpfcountd/reload failed with error -32002: Access denied\n    at a (rpc.js:1:1)');
     await s.view.handleReload();
     assert.deepEqual(notes.at(-1), { text: 'Access denied: your login lacks the ACL group luci-app-bpfcountd for this (reload).', kind: 'error' });
@@ -628,7 +628,7 @@ test('config view: with the daemon stopped the page says so, and saving still wo
   maps.length = 0;
   const refused = loadConfig(fakeRpc({ check: { config: { ok: false, error: '/etc/config/bpfcountd:7: invalid interface name \'a b\'' } } }), notes);
   assert.ok(text(await refused.render(await refused.load()))
-    .includes('The saved configuration is refused, bpfcountd keeps counting with the previous one: /etc/config/bpfcountd:7: invalid interface name \'a b\''));
+    .includes('The saved configuration has an error, so a reload does not apply it (the rules running now keep counting): /etc/config/bpfcountd:7: invalid interface name \'a b\''));
 });
 
 /* ---------- menu and ACL ---------- */

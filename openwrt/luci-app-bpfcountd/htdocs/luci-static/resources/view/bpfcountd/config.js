@@ -155,7 +155,7 @@ return view.extend({
 				notes.push(E('div', { 'class': 'alert-message notice' }, E('p', {}, fmt.errorMessage(saved.unreachable, 'check'))));
 			else if (saved && saved.ok === false)
 				notes.push(E('div', { 'class': 'alert-message warning' }, E('p', {},
-					_('The saved configuration is refused, bpfcountd keeps counting with the previous one: %s').format(saved.error || '?'))));
+					_('The saved configuration has an error, so a reload does not apply it (the rules running now keep counting): %s').format(saved.error || '?'))));
 			return E([], notes.concat([ node ]));
 		});
 	}

@@ -150,7 +150,7 @@ return view.extend({
 	renderVerdict: function(verdict) {
 		if (verdict == null || verdict.ok !== false)
 			return '';
-		return alertBox('warning', _('The saved configuration is refused, bpfcountd keeps counting with the previous one: %s').format(verdict.error || '?'));
+		return alertBox('warning', _('The saved configuration has an error, so a reload does not apply it (the rules running now keep counting): %s').format(verdict.error || '?'));
 	},
 
 	update: function(reply) {
