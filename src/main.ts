@@ -103,8 +103,8 @@ let configuredUbusSocket: string | undefined;
 function serviceSpecs(options: Options): () => ServedSpec[] {
   const configPaths = options.configPaths.length > 0 ? options.configPaths : defaultConfigPaths();
   const runtimeDir = options.runtimeDir ?? DEFAULT_RUNTIME_DIR;
-  return () => {
-    const specs = loadServiceConfig({ configPaths, runtimeDir, warn: log });
+  return (warn = log) => {
+    const specs = loadServiceConfig({ configPaths, runtimeDir, warn });
     configuredUbusSocket ??= specs.find((spec) => spec.ubusSocket !== undefined)?.ubusSocket;
     return specs.map((spec) => ({
       name: spec.name, ifname: spec.ifname, prefilter: spec.prefilter, bufferSize: spec.bufferSize,

@@ -87,6 +87,7 @@ export function packages(version: string, hostArchitecture: string, pcapVersion:
       description: 'LuCI pages for bpfcountd: counters, rates and configuration.',
       files: [
         { from: 'openwrt/luci-app-bpfcountd/htdocs/luci-static/resources/view/bpfcountd/status.js', to: '/www/luci-static/resources/view/bpfcountd/status.js', mode: 0o644 },
+        { from: 'openwrt/luci-app-bpfcountd/htdocs/luci-static/resources/view/bpfcountd/config.js', to: '/www/luci-static/resources/view/bpfcountd/config.js', mode: 0o644 },
         { from: 'openwrt/luci-app-bpfcountd/htdocs/luci-static/resources/bpfcountd/format.js', to: '/www/luci-static/resources/bpfcountd/format.js', mode: 0o644 },
         { from: 'openwrt/luci-app-bpfcountd/root/usr/share/luci/menu.d/luci-app-bpfcountd.json', to: '/usr/share/luci/menu.d/luci-app-bpfcountd.json', mode: 0o644 },
         { from: 'openwrt/luci-app-bpfcountd/root/usr/share/rpcd/acl.d/luci-app-bpfcountd.json', to: '/usr/share/rpcd/acl.d/luci-app-bpfcountd.json', mode: 0o644 },

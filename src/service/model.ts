@@ -34,6 +34,11 @@ export interface InstanceStats {
   socket: string;
   drops: DropStats;
   rules: RuleStats[];
+  /**
+   * Why the instance is not counting although its interface exists (libpcap
+   * could not open it or refused a rule on it); absent while all is well.
+   */
+  error?: string;
 }
 
 /** `ubus call bpfcountd stats`: instance name -> its stats. */
@@ -59,6 +64,39 @@ export interface InstanceRules {
 /** `ubus call bpfcountd rules`: instance name -> its rules. */
 export type RulesReply = Record<string, InstanceRules>;
 
+/** `ubus call bpfcountd check`: judges rule lines before they are saved. */
+export interface CheckRequest {
+  /** `id;expression` lines in filter-file order; absent: check the saved configuration instead. */
+  rules?: string[];
+  /** The interface the rules are meant for: its link type and MAC ($MAC); Ethernet when it does not exist. */
+  ifname?: string;
+  prefilter?: string;
+}
+
+export interface Verdict {
+  ok: boolean;
+  /** The refusal, as the daemon would log it. */
+  error?: string;
+}
+
+export interface RuleVerdict extends Verdict {
+  /** '' when the line has no id. */
+  id: string;
+  /** The daemon's own parser's message with its position, when it refuses the rule too. */
+  detail?: string;
+  /** How an accepted rule would be evaluated, and why on libpcap. */
+  engine?: 'javascript' | 'libpcap';
+  reason?: string;
+}
+
+export interface CheckReply {
+  /** One verdict per requested line, in order. */
+  rules?: RuleVerdict[];
+  prefilter?: Verdict;
+  /** Only without `rules`: the saved configuration, read and checked as a reload would. */
+  config?: Verdict;
+}
+
 /** What the daemon offers to outputs such as the ubus object. */
 export interface DaemonControl {
   /** Throws UnknownInstanceError when `instance` names no instance. */
@@ -66,6 +104,8 @@ export interface DaemonControl {
   rules(instance?: string): RulesReply;
   /** Same as SIGHUP: re-read the configuration, keep counters of unchanged rules. */
   reload(): void;
+  /** Changes nothing. */
+  check(request: CheckRequest): CheckReply;
 }
 
 export class UnknownInstanceError extends Error {

@@ -200,7 +200,7 @@ export class ServedInstance {
       drops.dropped += s.ps_drop;
       drops.ifdropped += s.ps_ifdrop;
     }
-    return {
+    const stats: InstanceStats = {
       interface: this.spec.ifname,
       prefilter: this.spec.prefilter,
       state: this.state,
@@ -212,6 +212,9 @@ export class ServedInstance {
         packets_per_second: this.rates.rate(slot, 'packets'),
       })),
     };
+    // Once the interface is gone again, waiting for it is the whole story.
+    if (this.state === 'waiting' && this.lastError !== undefined && interfaceExists(this.spec.ifname)) stats.error = this.lastError;
+    return stats;
   }
 
   rulesInfo(): InstanceRules {

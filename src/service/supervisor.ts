@@ -5,15 +5,21 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { interfaceLinkType, interfaceMac } from '../capture/interface';
 import { ExpressionChecker } from '../capture/validate';
+import { checkRules, checkSaved } from './check';
 import {
-  UnknownInstanceError, type DaemonControl, type InstanceRules, type InstanceStats, type RulesReply, type StatsReply,
+  UnknownInstanceError, type CheckReply, type CheckRequest, type DaemonControl, type InstanceRules, type InstanceStats,
+  type RulesReply, type StatsReply,
 } from './model';
 import { ServedInstance, validateSpec, type ServedSpec } from './served-instance';
 
 export interface SupervisorOptions {
-  /** Reads the configuration; throws ConfigError (file:line) when it is invalid. */
-  loadSpecs: () => ServedSpec[];
+  /**
+   * Reads the configuration; throws ConfigError (file:line) when it is invalid.
+   * `warn` replaces the log for non-fatal problems (a check passes a silent one).
+   */
+  loadSpecs: (warn?: (message: string) => void) => ServedSpec[];
   log: (message: string) => void;
   hotplug: boolean;
   /** A fatal problem in a mode without hot-plug. */
@@ -61,6 +67,26 @@ export class Supervisor implements DaemonControl {
 
   rules(name?: string): RulesReply {
     return this.collect(name, (instance) => instance.rulesInfo());
+  }
+
+  check(request: CheckRequest): CheckReply {
+    if (request.rules === undefined) {
+      // The saved file may differ from what runs: a refused reload leaves the previous rules counting.
+      return {
+        config: checkSaved(() => {
+          for (const spec of this.options.loadSpecs(() => undefined)) {
+            const running = this.instances.get(spec.name);
+            if (running) running.validate(spec);
+            else validateSpec(spec, undefined, this.checker);
+          }
+        }),
+      };
+    }
+    return checkRules({ ...request, rules: request.rules }, {
+      libpcap: (expr, linkType) => this.checker.check(expr, linkType),
+      linkType: interfaceLinkType,
+      mac: interfaceMac,
+    });
   }
 
   names(): string[] {

@@ -1,8 +1,10 @@
 /**
- * The `bpfcountd` ubus object: `stats {instance}`, `rules {instance}` and
- * `reload {}`, answered from the daemon's DaemonControl.
+ * The `bpfcountd` ubus object: `stats {instance}`, `rules {instance}`,
+ * `reload {}` and `check {rules, ifname, prefilter}`, answered from the
+ * daemon's DaemonControl.
  *
- * Status codes: an `instance` that is not a string -> INVALID_ARGUMENT (2);
+ * Status codes: an `instance` that is not a string, or `check` arguments of
+ * the wrong type -> INVALID_ARGUMENT (2);
  * an instance name the daemon does not have -> NOT_FOUND (4, what ubus also
  * answers for an unknown object); a method that fails otherwise ->
  * UNKNOWN_ERROR (9, logged). Counters are INT64 (they pass 2^32), rates
@@ -12,8 +14,8 @@ import { BlobmsgField, BlobmsgType, BlobmsgValue, findField } from './blobmsg';
 import { DEFAULT_UBUS_SOCKET, MethodReply, UbusMethod, UbusObjectClient, UbusObjectDefinition } from './client';
 import { Status } from './message';
 import {
-  DaemonControl, DropStats, InstanceRules, InstanceStats, RuleInfo, RuleStats, RulesReply, StatsReply,
-  UnknownInstanceError,
+  CheckReply, CheckRequest, DaemonControl, DropStats, InstanceRules, InstanceStats, RuleInfo, RuleStats, RulesReply,
+  RuleVerdict, StatsReply, UnknownInstanceError, Verdict,
 } from '../service/model';
 
 export const UBUS_OBJECT_NAME = 'bpfcountd';
@@ -49,14 +51,16 @@ function ruleStatsValue(r: RuleStats): BlobmsgValue {
 }
 
 function instanceStatsValue(s: InstanceStats): BlobmsgValue {
-  return table([
+  const fields = [
     field('interface', str(s.interface)),
     field('prefilter', str(s.prefilter)),
     field('state', str(s.state)),
     field('socket', str(s.socket)),
     field('drops', table(dropsFields(s.drops))),
     field('rules', { type: 'array', items: s.rules.map(ruleStatsValue) }),
-  ]);
+  ];
+  if (s.error !== undefined) fields.push(field('error', str(s.error)));
+  return table(fields);
 }
 
 export function statsToBlobmsg(reply: StatsReply): BlobmsgField[] {
@@ -81,6 +85,59 @@ function instanceRulesValue(r: InstanceRules): BlobmsgValue {
 
 export function rulesToBlobmsg(reply: RulesReply): BlobmsgField[] {
   return Object.entries(reply).map(([name, r]) => field(name, instanceRulesValue(r)));
+}
+
+/** libubox prints an INT8 as JSON true/false (BLOBMSG_TYPE_BOOL is INT8). */
+const bool = (value: boolean): BlobmsgValue => ({ type: 'int8', value: value ? 1 : 0 });
+
+function verdictFields(v: Verdict): BlobmsgField[] {
+  const fields = [field('ok', bool(v.ok))];
+  if (v.error !== undefined) fields.push(field('error', str(v.error)));
+  return fields;
+}
+
+function ruleVerdictValue(v: RuleVerdict): BlobmsgValue {
+  const fields = [field('id', str(v.id)), ...verdictFields(v)];
+  if (v.detail !== undefined) fields.push(field('detail', str(v.detail)));
+  if (v.engine !== undefined) fields.push(field('engine', str(v.engine)));
+  if (v.reason !== undefined) fields.push(field('reason', str(v.reason)));
+  return table(fields);
+}
+
+export function checkToBlobmsg(reply: CheckReply): BlobmsgField[] {
+  const fields: BlobmsgField[] = [];
+  if (reply.rules !== undefined) fields.push(field('rules', { type: 'array', items: reply.rules.map(ruleVerdictValue) }));
+  if (reply.prefilter !== undefined) fields.push(field('prefilter', table(verdictFields(reply.prefilter))));
+  if (reply.config !== undefined) fields.push(field('config', table(verdictFields(reply.config))));
+  return fields;
+}
+
+/**
+ * libpcap compiles each rule in about half a millisecond while the daemon's
+ * captures wait: a bound keeps one call from stalling counting for long.
+ */
+export const MAX_CHECK_RULES = 256;
+
+/** `check`'s arguments: `rules` an array of at most MAX_CHECK_RULES strings, `ifname` and `prefilter` strings, each optional. */
+export function checkArgs(args: readonly BlobmsgField[]): CheckRequest | undefined {
+  const request: CheckRequest = {};
+  const rules = findField(args, 'rules');
+  if (rules !== undefined) {
+    if (rules.type !== 'array' || rules.items.length > MAX_CHECK_RULES) return undefined;
+    const lines: string[] = [];
+    for (const item of rules.items) {
+      if (item.type !== 'string') return undefined;
+      lines.push(item.value);
+    }
+    request.rules = lines;
+  }
+  for (const name of ['ifname', 'prefilter'] as const) {
+    const v = findField(args, name);
+    if (v === undefined) continue;
+    if (v.type !== 'string') return undefined;
+    request[name] = v.value;
+  }
+  return request;
 }
 
 /** The optional `instance` argument: a string, absent, or invalid. */
@@ -114,6 +171,14 @@ export function bpfcountdObject(control: DaemonControl): UbusObjectDefinition {
       ['rules', perInstance((i) => rulesToBlobmsg(control.rules(i)))],
       // Like the C daemon's SIGHUP: status only, no data.
       ['reload', { args: [], handle: (): MethodReply => { control.reload(); return { status: Status.OK }; } }],
+      ['check', {
+        args: [['rules', BlobmsgType.ARRAY], ['ifname', BlobmsgType.STRING], ['prefilter', BlobmsgType.STRING]],
+        handle(args): MethodReply {
+          const request = checkArgs(args);
+          if (request === undefined) return { status: Status.INVALID_ARGUMENT };
+          return { status: Status.OK, data: checkToBlobmsg(control.check(request)) };
+        },
+      }],
     ],
   };
 }

@@ -245,7 +245,10 @@ function signatureJs(sig: readonly BlobmsgField[] | undefined): JsonLike {
   assert.ok(sig, 'ADD_OBJECT without SIGNATURE');
   return tableToJs(sig);
 }
-const SIGNATURE = { stats: { instance: BlobmsgType.STRING }, rules: { instance: BlobmsgType.STRING }, reload: {} };
+const SIGNATURE = {
+  stats: { instance: BlobmsgType.STRING }, rules: { instance: BlobmsgType.STRING }, reload: {},
+  check: { rules: BlobmsgType.ARRAY, ifname: BlobmsgType.STRING, prefilter: BlobmsgType.STRING },
+};
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -408,6 +411,26 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
     ]);
     assert.deepEqual(Object.keys(okData(a, 'concurrent stats wan')), ['wan']);
     assert.equal(b.status, Status.NOT_FOUND);
+
+    // check: the running daemon judges rule lines with libpcap for eth0 (its link type, its MAC), changing nothing.
+    const text = (value: string): BlobmsgValue => ({ type: 'string', value });
+    const checked = okData(await o.call({ method: 'check', data: [
+      { name: 'ifname', value: text('eth0') },
+      { name: 'rules', value: { type: 'array', items: [text('arp;arp'), text('bad;ip and and tcp'), text('me;ether dst $MAC')] } },
+    ] }), 'check rules');
+    assert.deepEqual(checked, { rules: [
+      { id: 'arp', ok: true, engine: 'javascript' },
+      { id: 'bad', ok: false, error: 'can\'t parse filter expression: syntax error', detail: 'syntax error at character 8: and tcp' },
+      { id: 'me', ok: true, engine: 'javascript' },
+    ] });
+    assert.deepEqual(okData(await o.call({ method: 'check', data: [] }), 'check config'), { config: { ok: true } });
+    // A broken rule saved but not reloaded: `check {}` names it; the running rules stay.
+    writeAtomically(join(dir, 'bpfcountd'), uciText(uci([...LAN_RULES, { id: 'bad', expr: 'ip and and tcp' }])));
+    const refused = obj(okData(await o.call({ method: 'check', data: [] }), 'check broken config').config, 'config');
+    assert.equal(refused.ok, false);
+    assert.match(String(refused.error), /:\d+: rule 'bad': can't parse filter expression: syntax error$/);
+    assert.deepEqual(statLines(instanceView((await stats(o, 'lan')).json.lan, 'lan')), formatLines(await readCounts(sock('lan'))),
+      'check changed nothing');
 
     // reload after a UCI edit: the new rule starts at 0, the others keep their counts.
     const beforeReload = await readCounts(sock('lan'));

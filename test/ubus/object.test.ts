@@ -7,12 +7,12 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { BlobmsgValue, toJs, tableToJs } from '../../src/ubus/blobmsg';
+import { BlobmsgField, BlobmsgValue, toJs, tableToJs } from '../../src/ubus/blobmsg';
 import {
   AttrId, blobmsgAttr, decodeMessage, encodeMessage, getAttr, getU32, MsgType, Status, stringAttr, u32Attr, UbusMessage,
 } from '../../src/ubus/message';
 import { startUbusObject, statsToBlobmsg } from '../../src/ubus/object';
-import { DaemonControl, RulesReply, StatsReply, UnknownInstanceError } from '../../src/service/model';
+import { CheckReply, CheckRequest, DaemonControl, RulesReply, StatsReply, UnknownInstanceError } from '../../src/service/model';
 import { FakeConnection, FakeUbusd, tempSocketPath } from './fake-ubusd';
 import { bytesOf, FixtureMessage, loadFixture } from './fixtures';
 
@@ -59,6 +59,17 @@ class FakeControl implements DaemonControl {
   reload(): void {
     this.reloads++;
   }
+  checks: CheckRequest[] = [];
+  check(request: CheckRequest): CheckReply {
+    this.checks.push(request);
+    if (request.rules === undefined) return { config: { ok: false, error: '/etc/config/bpfcountd:9: rule \'x\': syntax error' } };
+    return {
+      rules: request.rules.map((_line, i) => i === 0
+        ? { id: 'arp', ok: true, engine: 'javascript' }
+        : { id: 'bad', ok: false, error: 'syntax error in filter expression: syntax error', detail: 'unexpected end of expression at 4' }),
+      prefilter: { ok: true },
+    };
+  }
 }
 
 function pick<T>(all: Record<string, T>, instance?: string): Record<string, T> {
@@ -73,6 +84,25 @@ function leafTypes(v: BlobmsgValue, prefix: string, out: Map<string, string>): M
   else if (v.type === 'array') v.items.forEach((it, i) => leafTypes(it, `${prefix}.${i}`, out));
   else out.set(prefix, v.type);
   return out;
+}
+
+/**
+ * The captured ADD_OBJECT with `check {rules: ARRAY, ifname: STRING, prefilter: STRING}` appended to its
+ * signature, as libubus would announce it (one INT32 type number per argument).
+ */
+function registrationWithCheck(): Buffer {
+  const captured = bytesOf(byN(2));
+  const msg = decodeMessage(captured);
+  assert.equal(encodeMessage(msg).toString('hex'), captured.toString('hex'), 'the capture re-encodes to itself');
+  const sig = msg.attrs.find((a) => a.id === AttrId.SIGNATURE);
+  assert.ok(sig && sig.kind === 'blobmsg');
+  assert.deepEqual(sig.value.map((f) => f.name), ['stats', 'rules', 'reload']);
+  const int32 = (value: number): BlobmsgValue => ({ type: 'int32', value });
+  sig.value.push({
+    name: 'check',
+    value: { type: 'table', fields: [{ name: 'rules', value: int32(1) }, { name: 'ifname', value: int32(3) }, { name: 'prefilter', value: int32(3) }] },
+  });
+  return encodeMessage(msg);
 }
 
 interface Rig {
@@ -99,8 +129,9 @@ async function rig(): Promise<Rig> {
   const obj = startUbusObject({ socketPath: socket, control, log: (m) => logs.push(m), retryInitialMs: 10, retryMaxMs: 50 });
   const c = await ubusd.accept();
   await c.send(bytesOf(byN(1)));
-  // Our registration is byte-identical to the captured libubus one (same name, methods and argument types).
-  assert.equal((await c.next())?.toString('hex'), byN(2).hex);
+  // Our registration is byte-identical to the captured libubus one (same name, methods and argument types),
+  // plus the `check` method added after the capture.
+  assert.equal((await c.next())?.toString('hex'), registrationWithCheck().toString('hex'));
   await c.send(Buffer.concat([bytesOf(byN(3)), bytesOf(byN(4))]));
   return {
     ubusd, c, control, logs,
@@ -232,7 +263,7 @@ test('garbage from ubusd drops the connection and the object comes back', async 
     await c2.send(bytesOf(byN(1)));
     const add = await c2.next();
     assert.ok(add);
-    assert.equal(add.subarray(8).toString('hex'), bytesOf(byN(2)).subarray(8).toString('hex'));
+    assert.equal(add.subarray(8).toString('hex'), registrationWithCheck().subarray(8).toString('hex'));
     assert.equal(add.readUInt16BE(2), 2);
     assert.match(r.logs.join('\n'), /bad data from ubusd/);
   } finally {
@@ -266,4 +297,62 @@ test('values that would not print as JSON are replaced (libubox prints doubles w
   assert.deepEqual(js.x.rules[0], { id: 'r', bytes: 2n ** 53n + 2n, packets: -1, bytes_per_second: 0, packets_per_second: 0 });
   assert.equal(types.get('x.rules.0.bytes_per_second'), 'double');
   assert.equal(types.get('x.drops.received'), 'int64');
+});
+
+test('check: rule lines, or the saved configuration without them; arguments of the wrong type are refused', async () => {
+  const r = await rig();
+  const obj = u32Attr(AttrId.OBJID, 0x399708a8);
+  const check = stringAttr(AttrId.METHOD, 'check');
+  const s = (value: string): BlobmsgValue => ({ type: 'string', value });
+  try {
+    let res = await call(r.c, invoke(3, [obj, check, blobmsgAttr(AttrId.DATA, [
+      { name: 'rules', value: { type: 'array', items: [s('arp;arp'), s('bad;ip[')] } },
+      { name: 'ifname', value: s('eth0') }, { name: 'prefilter', value: s('inbound') },
+    ])]));
+    assert.equal(statusOf(res.status), Status.OK);
+    assert.deepEqual(r.control.checks.at(-1), { rules: ['arp;arp', 'bad;ip['], ifname: 'eth0', prefilter: 'inbound' });
+    assert.deepEqual(dataJs(res.data), {
+      rules: [
+        { id: 'arp', ok: true, engine: 'javascript' },
+        { id: 'bad', ok: false, error: 'syntax error in filter expression: syntax error', detail: 'unexpected end of expression at 4' },
+      ],
+      prefilter: { ok: true },
+    });
+    // ok travels as INT8, which libubox prints as JSON true/false.
+    const d = getAttr(res.data as UbusMessage, AttrId.DATA);
+    assert.ok(d && d.kind === 'blobmsg');
+    assert.equal(leafTypes({ type: 'table', fields: d.value }, '', new Map()).get('rules.1.ok'), 'int8');
+    // Without rules: the saved configuration.
+    res = await call(r.c, invoke(4, [obj, check, blobmsgAttr(AttrId.DATA, [])]));
+    assert.equal(statusOf(res.status), Status.OK);
+    assert.deepEqual(r.control.checks.at(-1), {});
+    assert.deepEqual(dataJs(res.data), { config: { ok: false, error: "/etc/config/bpfcountd:9: rule 'x': syntax error" } });
+    const bad: BlobmsgField[][] = [
+      [{ name: 'rules', value: s('arp;arp') }],
+      [{ name: 'rules', value: { type: 'array', items: [s('arp;arp'), { type: 'int32', value: 1 }] } }],
+      [{ name: 'ifname', value: { type: 'int32', value: 1 } }],
+      [{ name: 'prefilter', value: { type: 'table', fields: [] } }],
+      // More than 256 rules in one call.
+      [{ name: 'rules', value: { type: 'array', items: Array.from({ length: 257 }, (_v, i) => s(`r${i};arp`)) } }],
+    ];
+    for (const [i, data] of bad.entries()) {
+      res = await call(r.c, invoke(10 + i, [obj, check, blobmsgAttr(AttrId.DATA, data)]));
+      assert.equal(res.data, undefined);
+      assert.equal(statusOf(res.status), Status.INVALID_ARGUMENT, `bad arguments #${i}`);
+    }
+    assert.equal(r.control.checks.length, 2, 'refused calls never reach the daemon');
+    res = await call(r.c, invoke(20, [obj, check, blobmsgAttr(AttrId.DATA, [
+      { name: 'rules', value: { type: 'array', items: Array.from({ length: 256 }, (_v, i) => s(`r${i};arp`)) } },
+    ])]));
+    assert.equal(statusOf(res.status), Status.OK, '256 rules are fine');
+  } finally {
+    await r.close();
+  }
+});
+
+test('stats: an instance that could not start carries the reason as `error`, the others none', () => {
+  const failed: StatsReply = { wan_out: { ...STATS.wan_out, error: "rule 'x': syntax error" } };
+  const js = tableToJs(statsToBlobmsg({ ...STATS, ...failed })) as Record<string, Record<string, unknown>>;
+  assert.equal(js.wan_out.error, "rule 'x': syntax error");
+  assert.ok(!('error' in js.eth0_in));
 });
