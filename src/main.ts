@@ -21,7 +21,7 @@ import { formatQuery, querySockets, readSocket } from './outputs/query';
 import { formatCounterLines, type CounterLine } from './outputs/text-socket';
 import type { ServedSpec } from './service/served-instance';
 import { Supervisor } from './service/supervisor';
-import { startUbusObject } from './ubus/object';
+import { startUbusObject } from './outputs/ubus-object';
 
 function fail(err: unknown): never {
   if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
