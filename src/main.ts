@@ -11,14 +11,20 @@ import { parseArgs, USAGE, UsageError, type Options } from './cli';
 import { ConfigError } from './config/errors';
 import { expandRules } from './config/expand';
 import { readFilterFile } from './config/filter-file';
-import { defaultConfigPaths, DEFAULT_RUNTIME_DIR, loadServiceConfig, SOCKET_DIR } from './config/service-config';
+import { DEFAULT_METRICS_INTERVAL_S, formatListenAddress } from './config/metrics-options';
+import {
+  defaultConfigPaths, DEFAULT_RUNTIME_DIR, loadServiceConfig, serviceMetrics, SOCKET_DIR, type MetricsOptions,
+} from './config/service-config';
 import { ExpressionChecker } from './capture/validate';
 import { interfaceExists, interfaceMac } from './capture/interface';
 import { CaptureSet, type CaptureSetSpec } from './engine/capture-set';
 import { Counters } from './engine/counters';
 import { describePlan } from './engine/describe';
+import { MetricsServer } from './outputs/metrics-http';
+import { MetricsTextfile } from './outputs/metrics-textfile';
 import { formatQuery, querySockets, readSocket } from './outputs/query';
 import { formatCounterLines, type CounterLine } from './outputs/text-socket';
+import type { DaemonControl } from './service/model';
 import type { ServedSpec } from './service/served-instance';
 import { Supervisor } from './service/supervisor';
 import { startUbusObject } from './outputs/ubus-object';
@@ -99,6 +105,13 @@ function singleInterfaceSpecs(options: Options): () => ServedSpec[] {
 
 /** `option ubus_socket` of the first section that sets it (the object is one for the whole daemon). */
 let configuredUbusSocket: string | undefined;
+/** The metrics options of the configuration the daemon started with; undefined before it is read. */
+let configuredMetrics: MetricsOptions | undefined;
+
+/** Values only, without file:line: what decides whether the metrics setup changed. */
+function metricsValues(m: MetricsOptions): string {
+  return JSON.stringify([m.listen?.value, m.textfile?.value, m.interval?.value]);
+}
 
 function serviceSpecs(options: Options): () => ServedSpec[] {
   const configPaths = options.configPaths.length > 0 ? options.configPaths : defaultConfigPaths();
@@ -106,6 +119,13 @@ function serviceSpecs(options: Options): () => ServedSpec[] {
   return () => {
     const specs = loadServiceConfig({ configPaths, runtimeDir, warn: log });
     configuredUbusSocket ??= specs.find((spec) => spec.ubusSocket !== undefined)?.ubusSocket;
+    // Sections that disagree make the configuration invalid (start refused, reload refused).
+    const metrics = serviceMetrics(specs);
+    if (configuredMetrics === undefined) configuredMetrics = metrics;
+    else if (metricsValues(metrics) !== metricsValues(configuredMetrics)) {
+      log('metrics_listen, metrics_textfile or metrics_interval changed: they take effect when bpfcountd restarts');
+      configuredMetrics = metrics;
+    }
     return specs.map((spec) => ({
       name: spec.name, ifname: spec.ifname, prefilter: spec.prefilter, bufferSize: spec.bufferSize,
       socketPath: spec.socketPath, rules: spec.rules,
@@ -113,8 +133,40 @@ function serviceSpecs(options: Options): () => ServedSpec[] {
   };
 }
 
+interface MetricsOutputs {
+  server?: MetricsServer;
+  textfile?: MetricsTextfile;
+}
+
+/** The listener and the textfile, as the command line (first) and UCI configure them; the listener throws if it cannot bind. */
+async function startMetrics(options: Options, control: DaemonControl): Promise<MetricsOutputs> {
+  const outputs: MetricsOutputs = {};
+  const listen = options.metricsListen ?? configuredMetrics?.listen?.value;
+  if (listen !== undefined) {
+    outputs.server = new MetricsServer(control);
+    const bound = await outputs.server.listen(listen).catch((err: unknown) => {
+      throw new Error(`metrics listener ${formatListenAddress(listen)}: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    log(`metrics at http://${formatListenAddress(bound)}/metrics and /stats.json`);
+  }
+  const textfile = options.metricsTextfile ?? configuredMetrics?.textfile?.value;
+  if (textfile !== undefined) {
+    const seconds = options.metricsInterval ?? configuredMetrics?.interval?.value ?? DEFAULT_METRICS_INTERVAL_S;
+    outputs.textfile = new MetricsTextfile({ path: textfile, intervalMs: seconds * 1000, control, log });
+    outputs.textfile.start();
+    log(`metrics written to ${textfile} every ${seconds} s`);
+  }
+  return outputs;
+}
+
+function stopMetrics(outputs: MetricsOutputs): void {
+  outputs.server?.close();
+  outputs.textfile?.stop();
+}
+
 async function serve(options: Options, service: boolean): Promise<void> {
   let ubus: { close(): void } | undefined;
+  let metrics: MetricsOutputs = {};
   let started = false;
   let reloadWanted = false;
   const supervisor = new Supervisor({
@@ -122,6 +174,7 @@ async function serve(options: Options, service: boolean): Promise<void> {
     log,
     hotplug: service,
     onFatal: (err) => {
+      stopMetrics(metrics);
       supervisor.stop();
       removePidFile(options.pidFile);
       fail(err);
@@ -129,6 +182,7 @@ async function serve(options: Options, service: boolean): Promise<void> {
   });
   const stop = (code: number): void => {
     ubus?.close();
+    stopMetrics(metrics);
     supervisor.stop();
     removePidFile(options.pidFile);
     process.exit(code);
@@ -146,7 +200,9 @@ async function serve(options: Options, service: boolean): Promise<void> {
   }
   try {
     await supervisor.start();
+    metrics = await startMetrics(options, supervisor);
   } catch (err) {
+    stopMetrics(metrics);
     supervisor.stop();
     removePidFile(options.pidFile);
     throw err;
