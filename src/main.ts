@@ -11,7 +11,7 @@ import { parseArgs, USAGE, UsageError, type Options } from './cli';
 import { ConfigError } from './config/errors';
 import { expandRules } from './config/expand';
 import { readFilterFile } from './config/filter-file';
-import { DEFAULT_METRICS_INTERVAL_S, formatListenAddress } from './config/metrics-options';
+import { DEFAULT_METRICS_INTERVAL_S } from './config/metrics-options';
 import {
   defaultConfigPaths, DEFAULT_RUNTIME_DIR, loadServiceConfig, serviceMetrics, SOCKET_DIR, type MetricsOptions,
 } from './config/service-config';
@@ -20,11 +20,9 @@ import { interfaceExists, interfaceMac } from './capture/interface';
 import { CaptureSet, type CaptureSetSpec } from './engine/capture-set';
 import { Counters } from './engine/counters';
 import { describePlan } from './engine/describe';
-import { MetricsServer } from './outputs/metrics-http';
-import { MetricsTextfile } from './outputs/metrics-textfile';
+import { MetricsOutputs, type MetricsSettings } from './outputs/metrics-outputs';
 import { formatQuery, querySockets, readSocket } from './outputs/query';
 import { formatCounterLines, type CounterLine } from './outputs/text-socket';
-import type { DaemonControl } from './service/model';
 import type { ServedSpec } from './service/served-instance';
 import { Supervisor } from './service/supervisor';
 import { startUbusObject } from './outputs/ubus-object';
@@ -105,12 +103,17 @@ function singleInterfaceSpecs(options: Options): () => ServedSpec[] {
 
 /** `option ubus_socket` of the first section that sets it (the object is one for the whole daemon). */
 let configuredUbusSocket: string | undefined;
-/** The metrics options of the configuration the daemon started with; undefined before it is read. */
-let configuredMetrics: MetricsOptions | undefined;
+/** UCI's metrics options: of the configuration in use, and of the one a reload has just read. */
+let configuredMetrics: MetricsOptions = {};
+let loadedMetrics: MetricsOptions = {};
 
-/** Values only, without file:line: what decides whether the metrics setup changed. */
-function metricsValues(m: MetricsOptions): string {
-  return JSON.stringify([m.listen?.value, m.textfile?.value, m.interval?.value]);
+/** The command line wins over UCI, option by option. */
+function metricsSettings(options: Options): MetricsSettings {
+  return {
+    listen: options.metricsListen ?? configuredMetrics.listen?.value,
+    textfile: options.metricsTextfile ?? configuredMetrics.textfile?.value,
+    intervalSeconds: options.metricsInterval ?? configuredMetrics.interval?.value ?? DEFAULT_METRICS_INTERVAL_S,
+  };
 }
 
 function serviceSpecs(options: Options): () => ServedSpec[] {
@@ -120,12 +123,7 @@ function serviceSpecs(options: Options): () => ServedSpec[] {
     const specs = loadServiceConfig({ configPaths, runtimeDir, warn: log });
     configuredUbusSocket ??= specs.find((spec) => spec.ubusSocket !== undefined)?.ubusSocket;
     // Sections that disagree make the configuration invalid (start refused, reload refused).
-    const metrics = serviceMetrics(specs);
-    if (configuredMetrics === undefined) configuredMetrics = metrics;
-    else if (metricsValues(metrics) !== metricsValues(configuredMetrics)) {
-      log('metrics_listen, metrics_textfile or metrics_interval changed: they take effect when bpfcountd restarts');
-      configuredMetrics = metrics;
-    }
+    loadedMetrics = serviceMetrics(specs);
     return specs.map((spec) => ({
       name: spec.name, ifname: spec.ifname, prefilter: spec.prefilter, bufferSize: spec.bufferSize,
       socketPath: spec.socketPath, rules: spec.rules,
@@ -133,48 +131,22 @@ function serviceSpecs(options: Options): () => ServedSpec[] {
   };
 }
 
-interface MetricsOutputs {
-  server?: MetricsServer;
-  textfile?: MetricsTextfile;
-}
-
-/** The listener and the textfile, as the command line (first) and UCI configure them; the listener throws if it cannot bind. */
-async function startMetrics(options: Options, control: DaemonControl): Promise<MetricsOutputs> {
-  const outputs: MetricsOutputs = {};
-  const listen = options.metricsListen ?? configuredMetrics?.listen?.value;
-  if (listen !== undefined) {
-    outputs.server = new MetricsServer(control);
-    const bound = await outputs.server.listen(listen).catch((err: unknown) => {
-      throw new Error(`metrics listener ${formatListenAddress(listen)}: ${err instanceof Error ? err.message : String(err)}`);
-    });
-    log(`metrics at http://${formatListenAddress(bound)}/metrics and /stats.json`);
-  }
-  const textfile = options.metricsTextfile ?? configuredMetrics?.textfile?.value;
-  if (textfile !== undefined) {
-    const seconds = options.metricsInterval ?? configuredMetrics?.interval?.value ?? DEFAULT_METRICS_INTERVAL_S;
-    outputs.textfile = new MetricsTextfile({ path: textfile, intervalMs: seconds * 1000, control, log });
-    outputs.textfile.start();
-    log(`metrics written to ${textfile} every ${seconds} s`);
-  }
-  return outputs;
-}
-
-function stopMetrics(outputs: MetricsOutputs): void {
-  outputs.server?.close();
-  outputs.textfile?.stop();
-}
-
 async function serve(options: Options, service: boolean): Promise<void> {
   let ubus: { close(): void } | undefined;
-  let metrics: MetricsOutputs = {};
+  let metrics: MetricsOutputs | undefined;
   let started = false;
   let reloadWanted = false;
   const supervisor = new Supervisor({
     loadSpecs: service ? serviceSpecs(options) : singleInterfaceSpecs(options),
     log,
     hotplug: service,
+    // Metrics options change with the configuration they came with, not before it is checked.
+    onReloadAccepted: () => {
+      configuredMetrics = loadedMetrics;
+      metrics?.apply(metricsSettings(options)).catch((err: unknown) => log(err instanceof Error ? err.message : String(err)));
+    },
     onFatal: (err) => {
-      stopMetrics(metrics);
+      metrics?.close();
       supervisor.stop();
       removePidFile(options.pidFile);
       fail(err);
@@ -182,7 +154,7 @@ async function serve(options: Options, service: boolean): Promise<void> {
   });
   const stop = (code: number): void => {
     ubus?.close();
-    stopMetrics(metrics);
+    metrics?.close();
     supervisor.stop();
     removePidFile(options.pidFile);
     process.exit(code);
@@ -200,9 +172,11 @@ async function serve(options: Options, service: boolean): Promise<void> {
   }
   try {
     await supervisor.start();
-    metrics = await startMetrics(options, supervisor);
+    configuredMetrics = loadedMetrics;
+    metrics = new MetricsOutputs(supervisor, log);
+    await metrics.apply(metricsSettings(options));
   } catch (err) {
-    stopMetrics(metrics);
+    metrics?.close();
     supervisor.stop();
     removePidFile(options.pidFile);
     throw err;

@@ -82,7 +82,7 @@ describe('service: metrics (Prometheus text, JSON, textfile, a real Prometheus)'
   let metricsUrl = '';
   let uci = '';
   const sock = (): string => join(dir, `${SECTION}.sock`);
-  const textfile = (): string => join(dir, 'textfile', 'bpfcountd.prom');
+  let textfile = (): string => join(dir, 'textfile', 'bpfcountd.prom');
 
   before(() => {
     requireLiveEnvironment();
@@ -100,11 +100,11 @@ describe('service: metrics (Prometheus text, JSON, textfile, a real Prometheus)'
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const sectionText = (rules: readonly { id: string; expr: string }[]): string => uciText([{
+  const sectionText = (rules: readonly { id: string; expr: string }[], listen = '127.0.0.1:0'): string => uciText([{
     name: SECTION,
     options: {
       ifname: IFNAME, socket: sock(), buffersize: '1048576',
-      metrics_listen: '127.0.0.1:0', metrics_textfile: textfile(), metrics_interval: '0.2',
+      metrics_listen: listen, metrics_textfile: textfile(), metrics_interval: '0.2',
     },
     rules,
   }]);
@@ -247,6 +247,27 @@ describe('service: metrics (Prometheus text, JSON, textfile, a real Prometheus)'
     const socket = await readCounts(sock());
     const e = parseExposition((await nsGet((net as ServiceNet).daemonNs, metricsUrl)).body);
     assertScrapeEqualsSocket(e, socket, 'after the refused reload');
+  });
+
+  test('a reload that changes metrics_listen and metrics_textfile moves both; counters stay', async () => {
+    const d = daemon as Daemon;
+    const ns = (net as ServiceNet).daemonNs;
+    const oldUrl = metricsUrl;
+    const oldTextfile = textfile();
+    const socket = await readCounts(sock());
+    const port = 20000 + Math.floor(Math.random() * 40000);
+    textfile = (): string => join(dir, 'textfile', 'moved.prom');
+    const from = d.stderr.length;
+    writeAtomically(uci, sectionText(RULES, `127.0.0.1:${port}`));
+    process.kill(d.pid, 'SIGHUP');
+    await waitForStderr(d, new RegExp(`metrics at http://127\\.0\\.0\\.1:${port}/metrics`), from);
+    metricsUrl = `http://127.0.0.1:${port}/metrics`;
+    await assert.rejects(nsGet(ns, oldUrl), /ECONNREFUSED/);
+    assertScrapeEqualsSocket(parseExposition((await nsGet(ns, metricsUrl)).body), socket, 'moved listener');
+    assert.equal(existsSync(oldTextfile), false);
+    await sleep(600);
+    assertScrapeEqualsSocket(parseExposition(readFileSync(textfile(), 'utf8')), socket, 'moved textfile');
+    assert.deepEqual(await readCounts(sock()), socket);
   });
 
   test('SIGTERM: exit 0, the textfile is removed', async () => {
