@@ -35,7 +35,7 @@ interface Family {
 }
 
 const PACKETS: Family = { name: 'bpfcountd_packets_total', type: 'counter', help: 'Packets that matched the rule.' };
-const BYTES: Family = { name: 'bpfcountd_bytes_total', type: 'counter', help: 'Bytes of the packets that matched the rule (whole frames as captured on the wire).' };
+const BYTES: Family = { name: 'bpfcountd_bytes_total', type: 'counter', help: 'Bytes (wire lengths) of the packets that matched the rule.' };
 const RECEIVED: Family = { name: 'bpfcountd_received_packets_total', type: 'counter', help: 'Packets the instance\'s captures received, summed over its libpcap handles (pcap_stats ps_recv).' };
 const KERNEL_DROPPED: Family = { name: 'bpfcountd_kernel_dropped_packets_total', type: 'counter', help: 'Packets the kernel dropped because a capture buffer was full, summed over the instance\'s libpcap handles (pcap_stats ps_drop).' };
 const INTERFACE_DROPPED: Family = { name: 'bpfcountd_interface_dropped_packets_total', type: 'counter', help: 'Packets the interface or its driver dropped, as libpcap reports them (pcap_stats ps_ifdrop).' };

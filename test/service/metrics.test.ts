@@ -60,11 +60,11 @@ function labelsOf(id: string): Record<string, string> {
 }
 
 /** Every rule of the socket answer found in a scrape with its exact numbers; the socket's answer must not be trivial. */
-function assertScrapeEqualsSocket(e: Exposition, socket: readonly CountLine[], where: string): void {
+function assertScrapeEqualsSocket(e: Exposition, socket: readonly CountLine[], where: string, instance = SECTION): void {
   assert.equal(socket.length, RULES.length);
   assert.ok(socket.every((l) => l.packets > 0), `${where}: every rule should have counted something: ${JSON.stringify(socket)}`);
   for (const line of socket) {
-    const labels = { instance: SECTION, interface: IFNAME, ...labelsOf(line.id) };
+    const labels = { instance, interface: IFNAME, ...labelsOf(line.id) };
     const packets = sampleOf(e, 'bpfcountd_packets_total', labels);
     assert.deepEqual(packets.labels, labels, `${where}: labels of '${line.id}'`);
     assert.equal(packets.value, String(line.packets), `${where}: packets of '${line.id}'`);
@@ -276,5 +276,30 @@ describe('service: metrics (Prometheus text, JSON, textfile, a real Prometheus)'
     assert.deepEqual(exit, { code: 0, signal: null });
     assert.equal(existsSync(textfile()), false);
     assert.equal(spawnSync('ls', ['-A', join(dir, 'textfile')], { encoding: 'utf8' }).stdout, '');
+  });
+
+  test('single interface (-i): the --metrics-* flags; the instance is the interface', async () => {
+    const rulesFile = join(dir, 'single.filters');
+    writeFileSync(rulesFile, RULES.map((r) => `${r.id};${r.expr}\n`).join(''));
+    const socket = join(dir, 'single.sock');
+    const file = join(dir, 'textfile', 'single.prom');
+    const d = startServiceDaemon(net as ServiceNet, ['-i', IFNAME, '-f', rulesFile, '-u', socket, '-b', '1048576',
+      '--metrics-listen', '127.0.0.1:0', '--metrics-textfile', file, '--metrics-interval', '0.2'], socket);
+    daemon = d;
+    await waitForSockets(d, [socket]);
+    const url = `${/metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(await waitForStderr(d, /metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/))?.[1]}`;
+    const probe = join(dir, 'probe.pcap');
+    await probeUntilCounted(d, [{ socket, link }], probe);
+    const sent = await replayAsync(link, cap('eapon1.pcap')) + await replayAsync(link, cap('bgp-4byte-asn.pcap'));
+    const probes = (await readCounts(socket)).find((l) => l.id === PROBE_ID)?.packets ?? 0;
+    const settled = await settledCounts(d, socket, sent + probes);
+    const scrape = (await nsGet((net as ServiceNet).daemonNs, url)).body;
+    assert.equal(promtoolCheck(scrape).status, 0);
+    assertScrapeEqualsSocket(parseExposition(scrape), settled, '-i /metrics', IFNAME);
+    await sleep(600);
+    assertScrapeEqualsSocket(parseExposition(readFileSync(file, 'utf8')), settled, '-i textfile', IFNAME);
+    assert.deepEqual(await readCounts(socket), settled);
+    assert.deepEqual(await d.stop('SIGTERM', 10_000), { code: 0, signal: null });
+    assert.equal(existsSync(file), false);
   });
 });
