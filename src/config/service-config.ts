@@ -17,8 +17,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from './errors';
-import { parseListenAddress, parseMetricsInterval, type ListenAddress } from './metrics-options';
 import { parseRuleLine, readFilterFile, type RuleLine } from './filter-file';
+import { parseListenAddress, parseMetricsInterval, type ListenAddress } from './metrics-options';
 import { readUciFile, type UciOption, type UciPackage, type UciSection } from './uci';
 
 export interface InstanceSpec {
