@@ -5,7 +5,7 @@
  * must catch torn files, or the check proves nothing.
  */
 import { strict as assert } from 'node:assert';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -73,9 +73,9 @@ async function withWriter(data: WriterData, body: () => LoopResult): Promise<{ l
     });
     worker.on('error', reject);
   });
-  // Until the first file exists, reads would only count as missing.
+  // Until the first rename, reads would only count as missing (the temporary file comes first).
   const start = Date.now();
-  while (readdirSync(join(data.path, '..')).length === 0 && Date.now() - start < 5000) await new Promise((r) => setTimeout(r, 5));
+  while (!existsSync(data.path) && Date.now() - start < 10_000) await new Promise((r) => setTimeout(r, 5));
   const loop = body();
   worker.postMessage('stop');
   const written = await done;
