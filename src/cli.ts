@@ -2,6 +2,8 @@
  * The command line: the C original's flags (-i -f -F -b -u -h) and ours.
  * Parsed getopt-style: `-i eth0` and `-ieth0`, `--mac x` and `--mac=x`.
  */
+import { DEFAULT_METRICS_INTERVAL_S, parseListenAddress, parseMetricsInterval, type ListenAddress } from './config/metrics-options';
+
 export interface Options {
   iface?: string;
   filterFile?: string;
@@ -20,6 +22,11 @@ export interface Options {
   /** --query: '' = every socket, else a section name or socket path. */
   query?: string;
   json: boolean;
+  /** --metrics-listen: serve /metrics and /stats.json there. */
+  metricsListen?: ListenAddress;
+  /** --metrics-textfile: rewrite this node-exporter textfile every metricsInterval seconds. */
+  metricsTextfile?: string;
+  metricsInterval?: number;
 }
 
 export const DEFAULT_BUFFER_SIZE = 2 * 1024 * 1024;
@@ -47,6 +54,13 @@ export const USAGE = `usage: bpfcountd -i <interface> -f <filterfile> [-F <prefi
   --query [<target>] print the counters of a running daemon: a section's socket
                      (/var/run/bpfcountd/<section>.sock), a socket path, or every socket
   --json             with --query: {"<section>": {"<rule>": {"bytes": n, "packets": n}}}
+  --metrics-listen <host:port>
+                     serve Prometheus metrics at http://<host:port>/metrics and the stats
+                     as JSON at /stats.json (off by default; e.g. 127.0.0.1:9102)
+  --metrics-textfile <path>
+                     write the metrics to this node-exporter textfile (*.prom), atomically
+  --metrics-interval <s>
+                     how often the textfile is rewritten (default ${DEFAULT_METRICS_INTERVAL_S})
   -h, --help         this help
 `;
 
@@ -65,6 +79,17 @@ const WITH_VALUE: Record<string, Setter> = {
   '--mac': (o, v) => { o.mac = parseMac(v); },
   '--runtime-dir': (o, v) => { o.runtimeDir = v; },
   '--pid-file': (o, v) => { o.pidFile = v; },
+  '--metrics-listen': (o, v) => {
+    const a = parseListenAddress(v);
+    if (typeof a === 'string') throw new UsageError(`--metrics-listen: ${a}`);
+    o.metricsListen = a;
+  },
+  '--metrics-textfile': (o, v) => { o.metricsTextfile = v; },
+  '--metrics-interval': (o, v) => {
+    const s = parseMetricsInterval(v);
+    if (typeof s === 'string') throw new UsageError(`--metrics-interval: ${s}`);
+    o.metricsInterval = s;
+  },
 };
 
 export function parseArgs(argv: readonly string[]): Options {
@@ -114,6 +139,11 @@ function checkCombination(o: Options): void {
     return;
   }
   if (o.json) throw new UsageError('--json goes with --query');
+  const metrics = o.metricsListen !== undefined || o.metricsTextfile !== undefined || o.metricsInterval !== undefined;
+  if (metrics && (o.readFile !== undefined || o.check)) throw new UsageError('--metrics-* options go with a running daemon (-i or -c), not -r or --check');
+  if (o.metricsInterval !== undefined && o.metricsTextfile === undefined && o.configPaths.length === 0) {
+    throw new UsageError('--metrics-interval goes with --metrics-textfile');
+  }
   const modes = [o.iface !== undefined, o.readFile !== undefined, o.configPaths.length > 0].filter(Boolean).length;
   if (modes === 0) throw new UsageError('give an interface (-i), a capture file (-r) or a config (-c)');
   if (modes > 1) throw new UsageError('-i, -r and -c exclude each other');

@@ -11,17 +11,21 @@ import { parseArgs, USAGE, UsageError, type Options } from './cli';
 import { ConfigError } from './config/errors';
 import { expandRules } from './config/expand';
 import { readFilterFile } from './config/filter-file';
-import { defaultConfigPaths, DEFAULT_RUNTIME_DIR, loadServiceConfig, SOCKET_DIR } from './config/service-config';
+import { DEFAULT_METRICS_INTERVAL_S } from './config/metrics-options';
+import {
+  defaultConfigPaths, DEFAULT_RUNTIME_DIR, loadServiceConfig, serviceMetrics, SOCKET_DIR, type MetricsOptions,
+} from './config/service-config';
 import { ExpressionChecker } from './capture/validate';
 import { interfaceExists, interfaceMac } from './capture/interface';
 import { CaptureSet, type CaptureSetSpec } from './engine/capture-set';
 import { Counters } from './engine/counters';
 import { describePlan } from './engine/describe';
+import { MetricsOutputs, type MetricsSettings } from './outputs/metrics-outputs';
 import { formatQuery, querySockets, readSocket } from './outputs/query';
 import { formatCounterLines, SOCKET_WATCH_MS, type CounterLine } from './outputs/text-socket';
 import type { ServedSpec } from './service/served-instance';
 import { Supervisor } from './service/supervisor';
-import { startUbusObject } from './ubus/object';
+import { startUbusObject } from './outputs/ubus-object';
 
 function fail(err: unknown): never {
   if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
@@ -99,6 +103,18 @@ function singleInterfaceSpecs(options: Options): () => ServedSpec[] {
 
 /** `option ubus_socket` of the first section that sets it (the object is one for the whole daemon). */
 let configuredUbusSocket: string | undefined;
+/** UCI's metrics options: of the configuration in use, and of the one a reload has just read. */
+let configuredMetrics: MetricsOptions = {};
+let loadedMetrics: MetricsOptions = {};
+
+/** The command line wins over UCI, option by option. */
+function metricsSettings(options: Options): MetricsSettings {
+  return {
+    listen: options.metricsListen ?? configuredMetrics.listen?.value,
+    textfile: options.metricsTextfile ?? configuredMetrics.textfile?.value,
+    intervalSeconds: options.metricsInterval ?? configuredMetrics.interval?.value ?? DEFAULT_METRICS_INTERVAL_S,
+  };
+}
 
 function serviceSpecs(options: Options): () => ServedSpec[] {
   const configPaths = options.configPaths.length > 0 ? options.configPaths : defaultConfigPaths();
@@ -106,6 +122,8 @@ function serviceSpecs(options: Options): () => ServedSpec[] {
   return (warn = log) => {
     const specs = loadServiceConfig({ configPaths, runtimeDir, warn });
     configuredUbusSocket ??= specs.find((spec) => spec.ubusSocket !== undefined)?.ubusSocket;
+    // Sections that disagree make the configuration invalid (start refused, reload refused).
+    loadedMetrics = serviceMetrics(specs);
     return specs.map((spec) => ({
       name: spec.name, ifname: spec.ifname, prefilter: spec.prefilter, bufferSize: spec.bufferSize,
       socketPath: spec.socketPath, rules: spec.rules,
@@ -115,13 +133,20 @@ function serviceSpecs(options: Options): () => ServedSpec[] {
 
 async function serve(options: Options, service: boolean): Promise<void> {
   let ubus: { close(): void } | undefined;
+  let metrics: MetricsOutputs | undefined;
   let started = false;
   let reloadWanted = false;
   const supervisor = new Supervisor({
     loadSpecs: service ? serviceSpecs(options) : singleInterfaceSpecs(options),
     log,
     hotplug: service,
+    // Metrics options change with the configuration they came with, not before it is checked.
+    onReloadAccepted: () => {
+      configuredMetrics = loadedMetrics;
+      metrics?.apply(metricsSettings(options)).catch((err: unknown) => log(err instanceof Error ? err.message : String(err)));
+    },
     onFatal: (err) => {
+      metrics?.close();
       supervisor.stop();
       removePidFile(options.pidFile);
       fail(err);
@@ -129,6 +154,7 @@ async function serve(options: Options, service: boolean): Promise<void> {
   });
   const stop = (code: number): void => {
     ubus?.close();
+    metrics?.close();
     supervisor.stop();
     removePidFile(options.pidFile);
     process.exit(code);
@@ -156,7 +182,11 @@ async function serve(options: Options, service: boolean): Promise<void> {
   }
   try {
     await supervisor.start();
+    configuredMetrics = loadedMetrics;
+    metrics = new MetricsOutputs(supervisor, log);
+    await metrics.apply(metricsSettings(options));
   } catch (err) {
+    metrics?.close();
     supervisor.stop();
     removePidFile(options.pidFile);
     throw err;

@@ -5,6 +5,7 @@
  */
 import { ConfigError } from './errors';
 import type { RuleLine } from './filter-file';
+import { labelSetKey, ruleLabels } from './label-list';
 
 export interface Rule {
   id: string;
@@ -22,8 +23,14 @@ const REFERENCE = /\$\{([^}]*)\}|\$MAC/g;
 export function expandRules(lines: readonly RuleLine[], mac: string | undefined): Rule[] {
   const expanded = new Map<string, string>();
   const rules: Rule[] = [];
+  // Two ids with one label set (`a="1",b="2"` and `b="2",a="1"`, `x` and `rule="x"`) would be one metric series.
+  const labelSets = new Map<string, RuleLine>();
   for (const line of lines) {
     if (expanded.has(line.id)) throw new ConfigError(line.where, `duplicate rule id '${line.id}'`);
+    const key = labelSetKey(ruleLabels(line.id));
+    const same = labelSets.get(key);
+    if (same !== undefined) throw new ConfigError(line.where, `rule '${line.id}' has the same metric labels as rule '${same.id}' (${same.where})`);
+    labelSets.set(key, line);
     const expr = line.text.replace(REFERENCE, (whole: string, ref: string | undefined) => {
       if (ref === undefined) {
         if (mac === undefined) throw new ConfigError(line.where, `rule '${line.id}' uses $MAC but no interface MAC is known (use -i or --mac)`);

@@ -4,6 +4,7 @@
  * expanded later (see expand.ts), once the interface's MAC is known.
  */
 import { ConfigError } from './errors';
+import { LabelListError, ruleLabels } from './label-list';
 import { readConfigText } from './read';
 
 export interface RuleLine {
@@ -39,5 +40,11 @@ export function parseRuleLine(line: string, where: string): RuleLine {
   if (id === '') throw new ConfigError(where, 'empty rule id');
   if (text === '') throw new ConfigError(where, `rule '${id}' has an empty expression`);
   if (/[\n\0]/.test(id)) throw new ConfigError(where, `rule id contains a control character`);
+  try {
+    ruleLabels(id);
+  } catch (err) {
+    if (err instanceof LabelListError) throw new ConfigError(where, `rule id '${id}' is not a valid label list: ${err.message}`);
+    throw err;
+  }
   return { id, text, where };
 }

@@ -18,6 +18,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, oneLine, PLACE_MAX } from './errors';
 import { parseRuleLine, readFilterFile, type RuleLine } from './filter-file';
+import { parseListenAddress, parseMetricsInterval, type ListenAddress } from './metrics-options';
 import { readUciFile, type UciOption, type UciPackage, type UciSection } from './uci';
 
 export interface InstanceSpec {
@@ -27,10 +28,20 @@ export interface InstanceSpec {
   bufferSize: number;
   socketPath: string;
   ubusSocket?: string;
+  /** `option metrics_listen`, `metrics_textfile`, `metrics_interval`: daemon-wide, see serviceMetrics(). */
+  metrics: MetricsOptions;
   /** The filterfile's rules, then the section's `list rule` entries; not yet expanded. */
   rules: RuleLine[];
   /** `file:line` of the section. */
   where: string;
+}
+
+/** Where the metrics go; each setting with the `file:line` it came from. */
+export interface MetricsOptions {
+  listen?: { value: ListenAddress; where: string };
+  textfile?: { value: string; where: string };
+  /** Seconds. */
+  interval?: { value: number; where: string };
 }
 
 export interface ServiceConfigOptions {
@@ -47,7 +58,8 @@ export const SOCKET_DIR = '/var/run/bpfcountd';
 export const DEFAULT_RUNTIME_DIR = '/var/run/bpfcountd/runtime';
 /** sun_path is 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH_BYTES = 107;
-const KNOWN_OPTIONS = new Set(['ifname', 'prefilter', 'filterfile', 'buffersize', 'disabled', 'rule', 'socket', 'ubus_socket']);
+const KNOWN_OPTIONS = new Set(['ifname', 'prefilter', 'filterfile', 'buffersize', 'disabled', 'rule', 'socket', 'ubus_socket',
+  'metrics_listen', 'metrics_textfile', 'metrics_interval']);
 const SECTION_NAME = /^[A-Za-z0-9_]+$/;
 
 /** `$UCI_CONFIG_DIR/bpfcountd` if UCI_CONFIG_DIR is set (as uci does), else /etc/config/bpfcountd. */
@@ -206,6 +218,8 @@ export function instanceFromSection(section: UciSection, warn: (message: string)
   const ubus = single(section, 'ubus_socket');
   if (ubus !== undefined && !ubus.value.startsWith('/')) throw new ConfigError(ubus.where, `ubus_socket '${ubus.value}' is not absolute`);
 
+  const metrics = metricsOptions(section);
+
   const rules: RuleLine[] = [];
   const filterFile = single(section, 'filterfile');
   if (filterFile !== undefined) {
@@ -222,9 +236,52 @@ export function instanceFromSection(section: UciSection, warn: (message: string)
     throw new ConfigError(section.where, `section '${section.name}' has neither 'option filterfile' nor 'list rule'`);
   }
 
-  const instance: InstanceSpec = { name: section.name, ifname: ifname.value, prefilter, bufferSize, socketPath, rules, where: section.where };
+  const instance: InstanceSpec = { name: section.name, ifname: ifname.value, prefilter, bufferSize, socketPath, metrics, rules, where: section.where };
   if (ubus !== undefined) instance.ubusSocket = ubus.value;
   return instance;
+}
+
+function metricsOptions(section: UciSection): MetricsOptions {
+  const metrics: MetricsOptions = {};
+  const listen = single(section, 'metrics_listen');
+  if (listen !== undefined) {
+    const value = parseListenAddress(listen.value);
+    if (typeof value === 'string') throw new ConfigError(listen.where, `metrics_listen: ${value}`);
+    metrics.listen = { value, where: listen.where };
+  }
+  const textfile = single(section, 'metrics_textfile');
+  if (textfile !== undefined) {
+    if (!textfile.value.startsWith('/')) throw new ConfigError(textfile.where, `metrics_textfile '${textfile.value}' is not absolute`);
+    metrics.textfile = { value: textfile.value, where: textfile.where };
+  }
+  const interval = single(section, 'metrics_interval');
+  if (interval !== undefined) {
+    const value = parseMetricsInterval(interval.value);
+    if (typeof value === 'string') throw new ConfigError(interval.where, `metrics_interval: ${value}`);
+    metrics.interval = { value, where: interval.where };
+  }
+  return metrics;
+}
+
+/**
+ * The daemon has one metrics listener and one textfile for all its
+ * instances: sections may each set an option, but must agree on its value.
+ */
+export function serviceMetrics(instances: readonly InstanceSpec[]): MetricsOptions {
+  const merged: MetricsOptions = {};
+  const take = <K extends keyof MetricsOptions>(key: K, option: string, spec: InstanceSpec, same: (a: NonNullable<MetricsOptions[K]>, b: NonNullable<MetricsOptions[K]>) => boolean): void => {
+    const mine = spec.metrics[key];
+    if (mine === undefined) return;
+    const earlier = merged[key];
+    if (earlier === undefined) merged[key] = mine;
+    else if (!same(earlier, mine)) throw new ConfigError(mine.where, `${option} differs from the one at ${earlier.where} (one for the whole daemon)`);
+  };
+  for (const spec of instances) {
+    take('listen', 'metrics_listen', spec, (a, b) => a.value.host === b.value.host && a.value.port === b.value.port);
+    take('textfile', 'metrics_textfile', spec, (a, b) => a.value === b.value);
+    take('interval', 'metrics_interval', spec, (a, b) => a.value === b.value);
+  }
+  return merged;
 }
 
 /** UCI booleans as OpenWrt's config_get_bool reads them. */

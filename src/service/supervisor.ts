@@ -24,6 +24,8 @@ export interface SupervisorOptions {
   hotplug: boolean;
   /** A fatal problem in a mode without hot-plug. */
   onFatal: (err: unknown) => void;
+  /** A reload read and checked the configuration (the last loadSpecs()) and applies it. */
+  onReloadAccepted?: () => void;
 }
 
 const POLL_MS = 1000;
@@ -139,6 +141,7 @@ export class Supervisor implements DaemonControl {
       this.options.log(`reload refused, configuration unchanged: ${err instanceof Error ? err.message : String(err)}`);
       return;
     }
+    this.options.onReloadAccepted?.();
     for (const [name, instance] of this.instances) {
       if (wanted.has(name)) continue;
       instance.stop();

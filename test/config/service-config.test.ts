@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/config/errors';
-import { defaultConfigPaths, loadServiceConfig, readRuntimeMarkers, type InstanceSpec } from '../../src/config/service-config';
+import { defaultConfigPaths, loadServiceConfig, readRuntimeMarkers, serviceMetrics, type InstanceSpec } from '../../src/config/service-config';
 
 const root = join(__dirname, '..', '..', '..');
 
@@ -222,6 +222,10 @@ test('errors carry the file:line of the offending option or section', (t) => {
     ["config bpfcountd 'a'\n\toption ifname 'eth0'\n\tlist rule 'x;arp'\n\toption filterfile '/nonexistent/bpfcountd.filters'\n", 4, /filterfile \/nonexistent\/bpfcountd.filters: cannot read filter file \(ENOENT\)/],
     ["config bpfcountd 'a'\n\toption ifname 'eth0'\n\tlist rule 'x;arp'\nconfig bpfcountd 'b'\n\toption ifname 'eth1'\n\tlist rule 'x;arp'\n\toption socket '/var/run/bpfcountd/a.sock'\n", 4, /socket \/var\/run\/bpfcountd\/a.sock is also used by section 'a' \(.*:1\)/],
     ["config bpfcountd 'a'\n\toption ifname 'eth0'\n\tlist rule 'x;arp'\n\toption broken 'unterminated\n", 4, /unterminated '/],
+    ["config bpfcountd 'a'\n\toption ifname 'eth0'\n\tlist rule 'x;arp'\n\toption metrics_listen '9102'\n", 4, /metrics_listen: '9102' is not <host>:<port>/],
+    ["config bpfcountd 'a'\n\toption ifname 'eth0'\n\tlist rule 'x;arp'\n\toption metrics_textfile 'x.prom'\n", 4, /metrics_textfile 'x.prom' is not absolute/],
+    ["config bpfcountd 'a'\n\toption ifname 'eth0'\n\tlist rule 'x;arp'\n\toption metrics_interval '1m'\n", 4, /metrics_interval: '1m' is not an interval/],
+    ["config bpfcountd 'a'\n\toption ifname 'eth0'\n\tlist rule 'ok;arp'\n\tlist rule 'type=\"arp\",type=\"x\";arp'\n", 4, /rule id 'type="arp",type="x"' is not a valid label list: label 'type' appears twice/],
   ];
   cases.forEach(([text, line, reason], i) => {
     const file = write(join(dir, `case${i}`), text);
@@ -251,4 +255,22 @@ test('unknown options are warned about with their position', (t) => {
   const warnings: string[] = [];
   loadServiceConfig({ configPaths: [config], warn: (m) => warnings.push(m) });
   assert.deepEqual(warnings, [`${config}:3: unknown option 'ifnam' in section 'a' ignored`]);
+});
+
+test('metrics options: one listener and textfile for the daemon, set on any section; sections must agree', (t) => {
+  const dir = tempDir(t);
+  const section = (name: string, extra: string): string => `config bpfcountd '${name}'\n\toption ifname 'eth0'\n\tlist rule 'x;arp'\n${extra}`;
+  const none = write(join(dir, 'none'), section('a', ''));
+  assert.deepEqual(serviceMetrics(loadServiceConfig({ configPaths: [none] })), {});
+  const both = write(join(dir, 'both'), section('a', "\toption metrics_listen '127.0.0.1:9102'\n\toption metrics_interval '30'\n")
+    + section('b', "\toption metrics_listen '127.0.0.1:9102'\n\toption metrics_textfile '/var/prometheus/bpfcountd.prom'\n")
+    + section('c', "\toption disabled '1'\n\toption metrics_listen '127.0.0.1:1'\n"));
+  assert.deepEqual(serviceMetrics(loadServiceConfig({ configPaths: [both] })), {
+    listen: { value: { host: '127.0.0.1', port: 9102 }, where: `${both}:4` },
+    interval: { value: 30, where: `${both}:5` },
+    textfile: { value: '/var/prometheus/bpfcountd.prom', where: `${both}:10` },
+  });
+  const clash = write(join(dir, 'clash'), section('a', "\toption metrics_listen '127.0.0.1:9102'\n") + section('b', "\toption metrics_listen '[::1]:9102'\n"));
+  expectConfigError(() => serviceMetrics(loadServiceConfig({ configPaths: [clash] })), `${clash}:8`,
+    new RegExp(`metrics_listen differs from the one at ${clash}:4 \\(one for the whole daemon\\)`));
 });

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { bpfcountdObject, UBUS_OBJECT_NAME } from '../../src/ubus/object';
+import { bpfcountdObject, UBUS_OBJECT_NAME } from '../../src/outputs/ubus-object';
 import { DaemonControl, RulesReply, StatsReply } from '../../src/service/model';
 
 // build/test/ubus -> repo root (BPFCOUNTD_ROOT when the tests were compiled elsewhere).

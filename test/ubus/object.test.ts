@@ -1,5 +1,5 @@
 /**
- * The real `bpfcountd` object (object.ts over a DaemonControl) answering the
+ * The real `bpfcountd` object (src/outputs/ubus-object.ts over a DaemonControl) answering the
  * captured INVOKEs through the fake ubusd: registration and every status are
  * compared with the captured libubus bytes, the DATA with the JSON shape of
  * src/service/model.ts and the blobmsg types promised in docs/ubus.md.
@@ -11,7 +11,7 @@ import { BlobmsgField, BlobmsgValue, toJs, tableToJs } from '../../src/ubus/blob
 import {
   AttrId, blobmsgAttr, decodeMessage, encodeMessage, getAttr, getU32, MsgType, Status, stringAttr, u32Attr, UbusMessage,
 } from '../../src/ubus/message';
-import { startUbusObject, statsToBlobmsg } from '../../src/ubus/object';
+import { startUbusObject, statsToBlobmsg } from '../../src/outputs/ubus-object';
 import { CheckReply, CheckRequest, DaemonControl, RulesReply, StatsReply, UnknownInstanceError } from '../../src/service/model';
 import { FakeConnection, FakeUbusd, tempSocketPath } from './fake-ubusd';
 import { bytesOf, FixtureMessage, loadFixture } from './fixtures';

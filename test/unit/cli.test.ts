@@ -3,6 +3,15 @@ import { describe, it } from 'node:test';
 import { DEFAULT_BUFFER_SIZE, DEFAULT_SOCKET, parseArgs, UsageError } from '../../src/cli';
 
 describe('command line', () => {
+  it('takes the metrics options: listener, textfile, interval (off by default)', () => {
+    const off = parseArgs(['-i', 'eth0', '-f', 'r']);
+    assert.deepEqual([off.metricsListen, off.metricsTextfile, off.metricsInterval], [undefined, undefined, undefined]);
+    const o = parseArgs(['-i', 'eth0', '-f', 'r', '--metrics-listen', '127.0.0.1:9102', '--metrics-textfile=/var/lib/node/bpfcountd.prom', '--metrics-interval', '2.5']);
+    assert.deepEqual([o.metricsListen, o.metricsTextfile, o.metricsInterval], [{ host: '127.0.0.1', port: 9102 }, '/var/lib/node/bpfcountd.prom', 2.5]);
+    assert.deepEqual(parseArgs(['-c', '/etc/config/bpfcountd', '--metrics-listen=[::1]:0']).metricsListen, { host: '::1', port: 0 });
+    // In service mode the interval may go with a textfile set in UCI.
+    assert.equal(parseArgs(['-c', '/etc/config/bpfcountd', '--metrics-interval', '60']).metricsInterval, 60);
+  });
   it('has the C original\'s defaults', () => {
     const o = parseArgs(['-i', 'eth0', '-f', 'r.filters']);
     assert.equal(o.iface, 'eth0');
@@ -33,6 +42,12 @@ describe('command line', () => {
     [['-r', 'x', '-f', 'r', '--mac', 'zz'], /--mac: 'zz' is not a MAC/],
     [['-i', 'eth0', '-f'], /option -f needs a value/],
     [['-x'], /unknown option '-x'/],
+    [['-i', 'eth0', '-f', 'r', '--metrics-listen', '9102'], /--metrics-listen: '9102' is not <host>:<port>/],
+    [['-i', 'eth0', '-f', 'r', '--metrics-listen=127.0.0.1:70000'], /--metrics-listen: port 70000 is out of range/],
+    [['-i', 'eth0', '-f', 'r', '--metrics-textfile', '/t.prom', '--metrics-interval', '0'], /--metrics-interval: '0' is not an interval/],
+    [['-i', 'eth0', '-f', 'r', '--metrics-interval', '5'], /--metrics-interval goes with --metrics-textfile/],
+    [['-r', 'x', '-f', 'r', '--metrics-listen', '127.0.0.1:9102'], /--metrics-\* options go with a running daemon/],
+    [['-i', 'eth0', '-f', 'r', '--check', '--metrics-textfile', '/t.prom'], /--metrics-\* options go with a running daemon/],
   ] as const) {
     it(`refuses ${args.join(' ')}`, () => {
       assert.throws(() => parseArgs(args), (err: unknown) => err instanceof UsageError && message.test(err.message));

@@ -10,9 +10,9 @@
  * UNKNOWN_ERROR (9, logged). Counters are INT64 (they pass 2^32), rates
  * DOUBLE, the snap length INT32.
  */
-import { BlobmsgField, BlobmsgType, BlobmsgValue, findField } from './blobmsg';
-import { DEFAULT_UBUS_SOCKET, MethodReply, UbusMethod, UbusObjectClient, UbusObjectDefinition } from './client';
-import { Status } from './message';
+import { BlobmsgField, BlobmsgType, BlobmsgValue, findField } from '../ubus/blobmsg';
+import { DEFAULT_UBUS_SOCKET, MethodReply, UbusMethod, UbusObjectClient, UbusObjectDefinition } from '../ubus/client';
+import { Status } from '../ubus/message';
 import {
   CheckReply, CheckRequest, DaemonControl, DropStats, InstanceRules, InstanceStats, RuleInfo, RuleStats, RulesReply,
   RuleVerdict, StatsReply, UnknownInstanceError, Verdict,
