@@ -96,7 +96,8 @@ export class Supervisor implements DaemonControl {
   }
 
   private collect<T extends InstanceStats | InstanceRules>(name: string | undefined, get: (i: ServedInstance) => T): Record<string, T> {
-    const reply: Record<string, T> = {};
+    // No prototype: a section may be named __proto__ (a valid UCI name), which a plain {} would swallow.
+    const reply = Object.create(null) as Record<string, T>;
     if (name !== undefined) {
       const instance = this.instances.get(name);
       if (!instance) throw new UnknownInstanceError(name);
