@@ -43,13 +43,17 @@ const DLT_EN10MB = 1;
 type Tri = Expr | boolean;
 type Level = 'exact' | 'no-comparisons' | 'protocols';
 
-export function sharedKernelFilter(prefilter: string, ruleExprs: readonly string[], linkType: number): SharedFilter {
+/** A rule for the kernel filter; coarse: only its coarsest form may go in (see capture-set.ts). */
+export interface KernelTerm { expr: string; coarse: boolean }
+
+export function sharedKernelFilter(prefilter: string, ruleExprs: readonly (string | KernelTerm)[], linkType: number): SharedFilter {
   const base = prefilter.trim();
   const onlyPrefilter = (why: string): SharedFilter => ({ filter: base, note: why });
   if (ruleExprs.length === 0) return onlyPrefilter('no rule');
   if (base !== '' && hasShift(parse(base))) return onlyPrefilter('the prefilter shifts offsets: rules are not joined to it');
 
-  const rules = ruleExprs.map((text) => ({ text, ast: parse(text) }));
+  const rules = ruleExprs.map((r) => (typeof r === 'string' ? { text: r, coarseOnly: false } : { text: r.expr, coarseOnly: r.coarse }))
+    .map(({ text, coarseOnly }) => ({ text, coarseOnly, ast: parse(text) }));
   if (rules.some((r) => r.ast === undefined)) return onlyPrefilter('a rule cannot be analysed');
   const plain = rules.filter((r) => !hasShift(r.ast));
   const shifting = rules.filter((r) => hasShift(r.ast));
@@ -62,8 +66,8 @@ export function sharedKernelFilter(prefilter: string, ruleExprs: readonly string
   for (const level of ['exact', 'no-comparisons', 'protocols'] as Level[]) {
     const terms: string[] = [];
     let everything = false;
-    for (const { text, ast } of plain) {
-      const coarse = level === 'exact' ? text : coarsen(ast as Expr, level, true);
+    for (const { text, ast, coarseOnly } of plain) {
+      const coarse = level === 'exact' && !coarseOnly ? text : coarsen(ast as Expr, coarseOnly ? 'protocols' : level, true);
       if (coarse === true) everything = true;
       if (typeof coarse === 'boolean') continue;
       const term = guardedTerm(typeof coarse === 'string' ? coarse : print(coarse), linkType,

@@ -11,13 +11,13 @@ import type { Rule } from '../config/expand';
 import { ConfigError } from '../config/errors';
 import { CaptureHandle, MAX_SNAPLEN, type PacketSink } from '../capture/handle';
 import { ExpressionChecker } from '../capture/validate';
-import { sharedKernelFilter } from '../capture/prefilter';
+import { sharedKernelFilter, type KernelTerm } from '../capture/prefilter';
 import { isLiveOnlyRefusal, isRejectsAllRefusal, usesKernelMetadata } from '../capture/live-only';
 import { interfaceLinkType } from '../capture/interface';
 import { layoutOfFile, readSavefile, SavefileError, type SavefileLayout } from '../capture/savefile';
 import type { MatchAtFn } from '../filter';
 import { Counters } from './counters';
-import { planJavaScript, type EnginePlan } from './js-engine';
+import { planJavaScript, validUnoptimised, type EnginePlan } from './js-engine';
 import { joinPrefilter } from './prefilter-join';
 
 export type Source =
@@ -165,12 +165,17 @@ export class CaptureSet {
     // libpcap has the last word on what is valid; its message names the rule.
     const valid: number[] = [];
     const refused = new Map<number, string>();
+    /** Rules only libpcap's optimiser refuses: valid, evaluated in JavaScript (see validUnoptimised). */
+    const optimiserRefused = new Map<number, string>();
     spec.rules.forEach((rule, slot) => {
       const message = checker.check(rule.expr, this.linkType);
       if (message === undefined) valid.push(slot);
-      else refused.set(slot, message);
+      else if (validUnoptimised(message, rule.expr, this.linkType)) {
+        valid.push(slot);
+        optimiserRefused.set(slot, message);
+      } else refused.set(slot, message);
     });
-    const js = planJavaScript(valid.map((slot) => spec.rules[slot].expr), valid, this.linkType, counters, spec.source.kind === 'file');
+    const js = planJavaScript(valid.map((slot) => spec.rules[slot].expr), valid, this.linkType, counters);
     const planOf = new Map<number, EnginePlan>();
     valid.forEach((slot, i) => planOf.set(slot, js.plans[i]));
 
@@ -202,7 +207,7 @@ export class CaptureSet {
       // Reading a file, libpcap would run the OR in user space: only cost, no saving.
       const shared = spec.source.kind === 'file'
         ? { filter: spec.prefilter, note: 'read by libpcap, kernel filter = the prefilter' }
-        : sharedKernelFilter(spec.prefilter, this.plans.filter((p) => p.plan.engine === 'javascript').map((p) => p.rule.expr), this.linkType);
+        : sharedKernelFilter(spec.prefilter, this.kernelTerms(optimiserRefused), this.linkType);
       this.kernelFilter = shared.filter;
       this.kernelFilterNote = shared.note;
       this.snapLength = this.sharedSnapLength(js.plans);
@@ -218,6 +223,23 @@ export class CaptureSet {
         throw this.sourceError(message);
       }
     }
+  }
+
+  /**
+   * The JavaScript rules as terms of the shared kernel filter, which the binding compiles with
+   * libpcap's optimiser: a rule it proves empty is left out (it counts nothing, and an OR of such
+   * rules alone would be refused), one it refuses otherwise (a divisor folded to 0) goes in
+   * coarse, without its comparisons.
+   */
+  private kernelTerms(optimiserRefused: ReadonlyMap<number, string>): KernelTerm[] {
+    const terms: KernelTerm[] = [];
+    this.plans.forEach((p, slot) => {
+      if (p.plan.engine !== 'javascript') return;
+      const message = optimiserRefused.get(slot);
+      if (message === undefined) terms.push({ expr: p.rule.expr, coarse: false });
+      else if (!isRejectsAllRefusal(message)) terms.push({ expr: p.rule.expr, coarse: true });
+    });
+    return terms;
   }
 
   /** From sysfs where that is certain; otherwise from a first handle, which also checks the prefilter. */
@@ -249,7 +271,7 @@ export class CaptureSet {
     let snap = 0;
     for (const plan of plans) if (plan.engine === 'javascript') snap = Math.max(snap, plan.snapNeeded);
     if (this.spec.prefilter.trim() !== '') {
-      const [prefilterPlan] = planJavaScript([this.spec.prefilter], [0], this.linkType, new Counters(1), false).plans;
+      const [prefilterPlan] = planJavaScript([this.spec.prefilter], [0], this.linkType, new Counters(1)).plans;
       if (prefilterPlan.engine === 'javascript') snap = Math.max(snap, prefilterPlan.snapNeeded);
     }
     return Math.min(Math.max(snap, 1), MAX_SNAPLEN);

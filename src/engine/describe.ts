@@ -17,9 +17,6 @@ export function describePlan(instance: CaptureSet): string {
     text += `  rule ${rule.id}: ${rule.expr}\n`;
     if (plan.engine === 'javascript') {
       text += `    evaluated by: javascript (reads up to ${plan.snapNeeded} bytes)\n`;
-      if (!plan.exactOnTruncated) {
-        text += `    note: libpcap's optimiser changes this rule on frames shorter than that; such (malformed) frames get the unoptimised answer\n`;
-      }
     } else {
       text += `    evaluated by: libpcap, own handle (${plan.reason})\n`;
       text += `    kernel filter: ${kernelFilter ?? ''}\n`;
