@@ -23,10 +23,15 @@
  *   the rules are made coarser, always to a superset: comparisons of packet
  *   bytes are dropped first (true where they count for a match, false under
  *   `not`), then everything but protocol and broadcast/multicast tests.
+ * - libpcap's optimiser compiles this filter (the binding always optimises)
+ *   while the rules count what the unoptimised program means: a rule of a
+ *   shape the optimiser may miscompile (prefilter-risk.ts) goes in coarse at
+ *   every level, and one whose coarse form is such a shape too passes all.
  */
 import type { Arith, Expr } from '../filter/ast';
 import { parseFilter } from '../filter/parse';
 import { planRule } from '../filter';
+import { optimiserMayMiscompile } from './prefilter-risk';
 import { MAX_SNAPLEN } from './handle';
 
 export interface SharedFilter {
@@ -53,7 +58,10 @@ export function sharedKernelFilter(prefilter: string, ruleExprs: readonly (strin
   if (base !== '' && hasShift(parse(base))) return onlyPrefilter('the prefilter shifts offsets: rules are not joined to it');
 
   const rules = ruleExprs.map((r) => (typeof r === 'string' ? { text: r, coarseOnly: false } : { text: r.expr, coarseOnly: r.coarse }))
-    .map(({ text, coarseOnly }) => ({ text, coarseOnly, ast: parse(text) }));
+    .map(({ text, coarseOnly }) => {
+      const ast = parse(text);
+      return { text, coarseOnly: coarseOnly || (ast ? optimiserMayMiscompile(ast) : false), ast };
+    });
   if (rules.some((r) => r.ast === undefined)) return onlyPrefilter('a rule cannot be analysed');
   const plain = rules.filter((r) => !hasShift(r.ast));
   const shifting = rules.filter((r) => hasShift(r.ast));
@@ -63,15 +71,19 @@ export function sharedKernelFilter(prefilter: string, ruleExprs: readonly (strin
   if (plain.some((r) => r.ast === null)) return onlyPrefilter('a rule matches every packet');
 
   const tagged = linkType === DLT_EN10MB ? ['vlan'] : [];
+  const coarseRules = plain.filter((r) => r.coarseOnly);
+  const coarseNote = coarseRules.length === 0 ? ''
+    : `, ${coarseRules.length} rule(s) coarse (libpcap's optimiser may miscompile their shape, or refuses them)`;
   for (const level of ['exact', 'no-comparisons', 'protocols'] as Level[]) {
     const terms: string[] = [];
     let everything = false;
     for (const { text, ast, coarseOnly } of plain) {
-      const coarse = level === 'exact' && !coarseOnly ? text : coarsen(ast as Expr, coarseOnly ? 'protocols' : level, true);
+      const coarse = level === 'exact' && !coarseOnly ? text : safe(coarsen(ast as Expr, coarseOnly ? 'protocols' : level, true));
       if (coarse === true) everything = true;
+      if (coarse === true && coarseOnly) return onlyPrefilter(`rule '${text}' may be miscompiled by libpcap's optimiser and its coarse form matches everything`);
       if (typeof coarse === 'boolean') continue;
       const term = guardedTerm(typeof coarse === 'string' ? coarse : print(coarse), linkType,
-        coarsen(ast as Expr, 'protocols', true));
+        safe(coarsen(ast as Expr, 'protocols', true)));
       if (term === undefined) everything = true;
       else terms.push(term);
     }
@@ -85,7 +97,7 @@ export function sharedKernelFilter(prefilter: string, ruleExprs: readonly (strin
     const how = level === 'exact'
       ? 'exactly the packets some rule can match, among packets long enough for every rule\'s loads'
       : `a superset (${level})`;
-    return { filter, note: `${how}${tagged.length ? ', plus VLAN-tagged frames' : ''}; about ${estimate} BPF instructions` };
+    return { filter, note: `${how}${coarseNote}${tagged.length ? ', plus VLAN-tagged frames' : ''}; about ${estimate} BPF instructions` };
   }
   return onlyPrefilter(`the rules exceed the kernel filter budget of ${INSTRUCTION_BUDGET} instructions even when coarse`);
 }
@@ -114,6 +126,11 @@ function guardedTerm(term: string, linkType: number, coarse: Tri | null): string
   // A coarse form that reads as far as the rule itself saves nothing.
   if (short === undefined || (coarseReads as number) >= reads) return `len < ${reads} or (${term})`;
   return `(len >= ${reads} and (${term})) or (len < ${reads} and (${short}))`;
+}
+
+/** A coarse form the optimiser may miscompile itself is replaced by "everything". */
+function safe(t: Tri): Tri {
+  return typeof t !== 'boolean' && optimiserMayMiscompile(t) ? true : t;
 }
 
 function parse(expr: string): Expr | null | undefined {
