@@ -37,6 +37,8 @@ export interface RulePlanInfo {
   /** The libpcap handle's filter, for 'libpcap' rules. */
   kernelFilter?: string;
   warning?: string;
+  /** For --check: how libpcap's optimiser treats the rule, where that matters. */
+  note?: string;
 }
 
 /** libpcap's buffer timeout: a few wake-ups a second at low rates, batches at high rates. */
@@ -184,6 +186,10 @@ export class CaptureSet {
       const plan: EnginePlan = planOf.get(slot) ?? { engine: 'libpcap', reason: 'needs a live capture' };
       const info: RulePlanInfo = { rule, plan };
       this.plans.push(info);
+      const optimiserMessage = optimiserRefused.get(slot);
+      if (optimiserMessage !== undefined) {
+        info.note = `libpcap's optimiser refuses it (${optimiserMessage}); its unoptimised program, counted here, accepts it`;
+      }
       if (plan.engine === 'javascript') return;
       if (isRejectsAllRefusal(refused.get(slot) ?? '')) {
         // libpcap's optimizer proved it: keep the rule (a filter file is often shared by
@@ -191,6 +197,8 @@ export class CaptureSet {
         info.plan = { engine: 'libpcap', reason: 'never matches on this link type (libpcap: expression rejects all packets)' };
         return;
       }
+      // The binding always optimises: such a handle counts libpcap's optimised answer.
+      info.note = 'libpcap evaluates it with its optimiser on (the binding always optimises); that can differ from the unoptimised meaning on shapes the optimiser miscompiles';
       const joined = joinPrefilter(spec.prefilter, rule.expr);
       info.kernelFilter = joined.filter;
       info.warning = joined.warning;
