@@ -21,6 +21,8 @@ const ISIS_PDU_TYPES: Readonly<Record<string, readonly number[]>> = {
   l1: [0x1a, 0x18, 0x12, 0x0f, 0x11], l2: [0x1b, 0x19, 0x14, 0x10, 0x11], iih: [0x11, 0x0f, 0x10],
   lsp: [0x12, 0x14], snp: [0x1b, 0x1a, 0x18, 0x19], csnp: [0x18, 0x19], psnp: [0x1a, 0x1b],
 };
+/** The OSI network-layer protocol ids libpcap names in `iso proto \\name`. */
+const ISO_NLPID_NAMES: ReadonlyMap<string, number> = new Map([['clnp', 0x81], ['esis', 0x82], ['isis', 0x83]]);
 /** libpcap's names for 802.2 SAPs in `ether proto \\name`. */
 const LLC_SAP_NAMES: ReadonlyMap<string, number> = new Map([['iso', 0xfe], ['stp', 0x42], ['ipx', 0xe0], ['netbeui', 0xf0]]);
 const ETH_IP = 0x0800, ETH_IP6 = 0x86dd, ETH_ARP = 0x0806, ETH_RARP = 0x8035;
@@ -338,7 +340,8 @@ export class Lowering {
     let n: number;
     if (v.type === 'num') n = v.value;
     else if (v.type === 'id') {
-      const found = q.proto === 'link' ? ETHER_PROTOS.get(v.text) ?? LLC_SAP_NAMES.get(v.text) ?? null : lookupProtocol(v.text);
+      const found = q.proto === 'link' ? ETHER_PROTOS.get(v.text) ?? LLC_SAP_NAMES.get(v.text) ?? null
+        : q.proto === 'iso' ? ISO_NLPID_NAMES.get(v.text) ?? null : lookupProtocol(v.text);
       if (found === null) return unsupported(`protocol name '${v.text}' left to libpcap`);
       n = found;
     } else return unsupported('proto with an address');
@@ -347,6 +350,13 @@ export class Lowering {
       case 'ip6': return this.ip6Proto(n);
       case null: return or(this.ipProto(n), this.ip6Proto(n));
       case 'isis': return this.isisPdu([n]);
+      case 'iso': {
+        // The NLPID byte after the 802.2 header, as clnp/esis/isis test it.
+        const iso = this.ethertype(SAP_ISONS);
+        const at = isoNlpidOffset(this.state);
+        if (at === null) return unsupported('iso proto here not supported');
+        return and(iso, eq(load(at, 1), n));
+      }
       case 'link':
         return this.ethertype(n);
       default: return unsupported(`'${q.proto} proto' not supported yet`);

@@ -386,7 +386,7 @@ export function familyExpressions(v: Values, opts: { ether: boolean } = { ether:
     add(`${q || 'any'} proto`, ...IP_PROTO_NUMBERS.map((n) => `${pre}proto ${n}`), ...IP_PROTO_NAMES.map((n) => `${pre}proto \\${n}`));
     add(`${q || 'any'} protochain`, ...[1, 6, 17, 44, 50, 51, 58, 59, 132].map((n) => `${pre}protochain ${n}`), `${pre}protochain \\tcp`, `${pre}protochain \\udp`);
   }
-  add('other proto qualifiers', 'arp proto 1', 'rarp proto 1', 'tcp proto 6', 'udp proto 1', 'icmp proto 1', 'ah proto 1', 'iso proto 0x83', 'isis proto 0x12',
+  add('other proto qualifiers', 'arp proto 1', 'rarp proto 1', 'tcp proto 6', 'udp proto 1', 'icmp proto 1', 'ah proto 1', 'iso proto 0x83', 'iso proto 0x82', 'iso proto \\esis', 'iso proto \\clnp', 'iso proto 300', 'not iso proto 0x81 and iso', 'isis proto 0x12',
     'isis proto 20', 'clnp proto 1', 'atalk proto 1', 'decnet proto 1', 'ip proto tcp', 'ip proto icmp', 'ip6 proto icmp6', 'proto udp', 'ip protochain tcp');
 
   for (const a of a4) {
