@@ -218,6 +218,7 @@ export class Lowering {
       if (!this.macLink) fail('ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel');
       return this.etherHost(q.dir, macBytes(v.text));
     }
+    if (q.proto === 'decnet' && (v.type === 'num' || v.type === 'hid')) return this.decnetHost(q.dir, v);
     if (v.type === 'hid6' || v.type === 'cidr6') {
       if (q.proto !== null && q.proto !== 'ip6') unsupported('IPv6 address with this qualifier');
       // A full-length prefix is allowed on a host (libpcap's gen_mcode6 lets /128 through), and
@@ -281,6 +282,29 @@ export class Lowering {
       case 'rarp': return arpLike(ETH_RARP);
       default: return unsupported(`'${q.proto}' with an IPv4 address`);
     }
+  }
+
+  /**
+   * `decnet [src|dst] host AREA.NODE` (or a number): the 16-bit address (area << 10 | node), stored
+   * little-endian, at the offset the header's first byte implies: short or long header (flags & 7
+   * = 2 or 6), with or without a padding byte (flags 0x81 then the header). Tested in libpcap's order.
+   */
+  private decnetHost(dir: Qualifiers['dir'], v: Extract<IdValue, { type: 'num' | 'hid' }>): Cond {
+    let address: number;
+    if (v.type === 'num') address = v.value & 0xffff;
+    else {
+      const [area, node] = v.text.split('.').map(Number);
+      address = ((area << 10) | node) & 0xffff;
+    }
+    const swapped = ((address & 0xff) << 8) | (address >>> 8);
+    const flags = this.nl + 2;
+    const at = (shortHdr: number, longHdr: number): Cond => andAll([this.ethertype(0x6003), orAll([
+      and(maskedEq(load(flags, 1), 0x7, 0x2, 1), eq(load(flags + shortHdr, 2), swapped)),
+      and(maskedEq(load(flags, 2), 0xff07, 0x8102, 2), eq(load(flags + 1 + shortHdr, 2), swapped)),
+      and(maskedEq(load(flags, 1), 0x7, 0x6, 1), eq(load(flags + longHdr, 2), swapped)),
+      and(maskedEq(load(flags, 2), 0xff07, 0x8106, 2), eq(load(flags + 1 + longHdr, 2), swapped)),
+    ])]);
+    return this.dirTest(dir, () => at(3, 15), () => at(1, 7));
   }
 
   private etherHost(dir: Qualifiers['dir'], mac: number[]): Cond {
