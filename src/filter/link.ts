@@ -197,7 +197,9 @@ export function mplsStep(link: LinkLayer, s: LinkState, label: number | null): {
   if (s.kind === 'mpls') test = not(cmp('set', load(s.nl - 2, 1), num(1)));
   else if (s.kind === 'ethertype' && s.vlanAllowed) test = eq(load(s.typeOff, 2), 0x8847);
   else if (s.kind === 'ethertype' || s.kind === 'version' || s.kind === 'af') return fail(`no MPLS support for ${linkDescription(link)}`);
-  else test = null; // MPLS over PPP: not handled here
+  // Behind PPPoE: the PPP protocol number of MPLS unicast.
+  else if (s.kind === 'ppp') test = eq(load(s.typeOff, 2), 0x0281);
+  else test = null;
   if (test && label !== null) test = and(test, maskedEq(load(s.nl, 4), 0xfffff000, (label << 12) >>> 0, 4));
   return { test, next: { kind: 'mpls', nl: s.nl + 4 } };
 }

@@ -471,7 +471,7 @@ export function familyExpressions(v: Values, opts: { ether: boolean } = { ether:
     'mpls and mpls and mpls', 'mpls and host 10.0.0.1', 'mpls and net 10', 'mpls and udp', 'mpls and tcp port 80', 'mpls and arp', 'mpls and vlan', 'not mpls',
     'mpls or ip', 'ip or mpls', 'mpls and ip6 host fe80::1', 'mpls and icmp', 'mpls and ip[9] = 6', 'mpls and ether[0] = 1', 'mpls and pppoes', 'mpls and llc',
     'mpls and ether proto 0x800', 'mpls and ip proto 17', 'mpls and port 53');
-  add('pppoe', 'pppoes', 'pppoed', 'pppoes 0', 'pppoes 1', 'pppoes 0x1234', 'pppoes 65535', 'pppoes 65536', 'pppoes and ip', 'pppoes and ip6', 'pppoes 1 and ip',
+  add('pppoe', 'pppoes', 'pppoes and mpls', 'pppoes and mpls 123', 'pppoes and mpls and ip', 'pppoes 1 and mpls 5 and mpls and ip6 and udp', 'pppoes and mpls and tcp port 80', 'not pppoes and mpls or arp', 'pppoed', 'pppoes 0', 'pppoes 1', 'pppoes 0x1234', 'pppoes 65535', 'pppoes 65536', 'pppoes and ip', 'pppoes and ip6', 'pppoes 1 and ip',
     'pppoes and tcp', 'pppoes and udp port 53', 'pppoes and host 10.0.0.1', 'pppoes and ether host 02:ca:fe:00:00:01', 'pppoes and ether[0] = 0xc0',
     'pppoes and ppp[0] = 0', 'pppoes and link[0:2] = 0x21', 'pppoes and arp', 'pppoes and vlan', 'pppoes and mpls', 'pppoes and ether broadcast',
     'pppoes and ether proto 0x21', 'pppoes and not ip', 'pppoed or pppoes', 'pppoes and ip6 net ff02::/16', 'pppoes and ip proto 17');
@@ -589,6 +589,9 @@ function etherTypeFamilies(): Bytes[] {
   out.push(ether(DST, SRC, ETH_PPPOES, pppoeSession(0x1234, 0x21, ipv4Packet({ src: '10.0.0.1', dst: '10.0.0.2', proto: 6 }, tcpSegment(80, 1024, 0x12, new Uint8Array(0))))));
   out.push(ether(DST, SRC, ETH_PPPOES, pppoeSession(1, 0x57, ipv6Packet({ src: 'fe80::1', dst: 'ff02::1', next: 17 }, udpDatagram(53, 53, new Uint8Array(4))))));
   out.push(ether(DST, SRC, ETH_PPPOES, pppoeSession(65535, 0xc021, new Uint8Array(10))));
+  // MPLS over PPPoE (PPP protocol 0x0281): one and two labels, IPv4/TCP and IPv6/UDP inside.
+  out.push(ether(DST, SRC, ETH_PPPOES, pppoeSession(1, 0x0281, mplsStack([123], ipv4Packet({ src: '10.0.0.1', dst: '10.0.0.2', proto: 6 }, tcpSegment(80, 1024, 0x12, new Uint8Array(0)))))));
+  out.push(ether(DST, SRC, ETH_PPPOES, pppoeSession(1, 0x0281, mplsStack([5, 77], ipv6Packet({ src: 'fe80::1', dst: 'ff02::1', next: 17 }, udpDatagram(53, 53, new Uint8Array(4)))))));
   out.push(ether(DST, SRC, ETH_PPPOES, pppoeSession(1, 0x21, ipv4Packet({ src: '10.0.0.1', dst: '224.0.0.251', proto: 17 }, udpDatagram(5353, 53, new Uint8Array(4)))), [[ETH_VLAN, 100]]));
   return out;
 }
