@@ -57,11 +57,7 @@ export function sharedKernelFilter(prefilter: string, ruleExprs: readonly (strin
   if (ruleExprs.length === 0) return onlyPrefilter('no rule');
   if (base !== '' && hasShift(parse(base))) return onlyPrefilter('the prefilter shifts offsets: rules are not joined to it');
 
-  const rules = ruleExprs.map((r) => (typeof r === 'string' ? { text: r, coarseOnly: false } : { text: r.expr, coarseOnly: r.coarse }))
-    .map(({ text, coarseOnly }) => {
-      const ast = parse(text);
-      return { text, coarseOnly: coarseOnly || (ast ? optimiserMayMiscompile(ast) : false), ast };
-    });
+  const rules = ruleExprs.flatMap((r) => (typeof r === 'string' ? termsOf(r, false) : termsOf(r.expr, r.coarse)));
   if (rules.some((r) => r.ast === undefined)) return onlyPrefilter('a rule cannot be analysed');
   const plain = rules.filter((r) => !hasShift(r.ast));
   const shifting = rules.filter((r) => hasShift(r.ast));
@@ -100,6 +96,33 @@ export function sharedKernelFilter(prefilter: string, ruleExprs: readonly (strin
     return { filter, note: `${how}${coarseNote}${tagged.length ? ', plus VLAN-tagged frames' : ''}; about ${estimate} BPF instructions` };
   }
   return onlyPrefilter(`the rules exceed the kernel filter budget of ${INSTRUCTION_BUDGET} instructions even when coarse`);
+}
+
+interface Term { text: string; coarseOnly: boolean; ast: Expr | null | undefined }
+
+/**
+ * A rule as terms of the OR. A rule the optimiser may miscompile as a whole that is an `or` of
+ * parts goes in as its parts (where the rule matches, one of them does: a superset), each coarse
+ * only if it is such a shape itself: `net 10.0.0.0/8 or ip6 or ether multicast or arp` stays exact.
+ * Not with offset shifts, which carry across `or`.
+ */
+function termsOf(text: string, coarse: boolean): Term[] {
+  const ast = parse(text);
+  if (!ast || coarse) return [{ text, coarseOnly: coarse, ast }];
+  if (!optimiserMayMiscompile(ast)) return [{ text, coarseOnly: false, ast }];
+  const parts = disjuncts(ast);
+  if (parts.length > 1 && !hasShift(ast)) {
+    try {
+      return parts.map((part) => ({ text: print(part), coarseOnly: optimiserMayMiscompile(part), ast: part }));
+    } catch {
+      // A part this module does not print (a relation...): the rule goes in coarse, whole.
+    }
+  }
+  return [{ text, coarseOnly: true, ast }];
+}
+
+function disjuncts(e: Expr): Expr[] {
+  return e.kind === 'or' ? [...disjuncts(e.left), ...disjuncts(e.right)] : [e];
 }
 
 /** The most bytes an expression can read on this link type, or undefined when unbounded or unknown. */
@@ -230,7 +253,12 @@ function print(ast: Expr): string {
     case 'not': return `not (${print(ast.arg)})`;
     case 'proto': return ast.name;
     case 'broadcast': case 'multicast': return `${ast.proto ?? 'ether'} ${ast.kind}`;
-    case 'addr': return [ast.q.proto, ast.q.dir, ast.q.addr, ast.value.text].filter((w) => w !== null).join(' ');
+    case 'addr': {
+      // A prefix length is part of the value (`net 10.0.0.0/8`, not the host-sized `net 10.0.0.0`).
+      const v = ast.value;
+      const value = v.type === 'cidr' || v.type === 'cidr6' ? `${v.text}/${v.bits}` : v.text;
+      return [ast.q.proto, ast.q.dir, ast.q.addr, value].filter((w) => w !== null).join(' ');
+    }
     default: throw new Error(`internal: ${ast.kind} is not printed by the prefilter`);
   }
 }

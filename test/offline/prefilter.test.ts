@@ -200,6 +200,26 @@ describe('shared kernel filter (optimised) covers the rules (unoptimised)', () =
     assertCovers('', miscompiled, false, [...en10mb, generated], 1000);
   });
 
+  it('covers separate rules that together form shapes the optimiser miscompiles', () => {
+    const sets = [
+      ['udp', 'ip6', 'len > 100', 'ip'], ['udp', 'ip6', 'ether[0] = 1', 'ip'], ['net 10.0.0.0/8', 'ip6', 'ether multicast', 'arp'],
+      ['udp[13] & 0 != 0', 'udp[9] <= 1'], ['udp[13] & 0 != 0', 'port 67'], ['ip[2:2] > 100 or ether multicast', 'ether multicast and ip[2:2] > 100'],
+      ['ip and port 6697', 'udp port 53'], ['net fe80::/65', 'net fe80::/65 and tcp'], ['not host 10.0.0.1 and not ip', 'not ether multicast and not arp'],
+      ['ip[9] = 17', 'ether[0] = 1', 'ether[0] = 1 and ip[9] = 17'], ['less 60', 'tcp', 'less 100', 'udp'], ['ether multicast', 'ip', 'ip6', 'ether multicast and ip'],
+    ];
+    let counted = 0;
+    for (const rules of sets) counted += assertCovers('', rules, false, [generated], 0).counted;
+    assert.ok(counted >= 10000, `only ${counted} counted packets compared`);
+  });
+
+  it('puts the parts of a disjunction the optimiser may miscompile in exactly', () => {
+    const rule = 'net 10.0.0.0/8 or ip6 or ether multicast or arp';
+    const shared = sharedKernelFilter('', [rule], EN10MB);
+    assert.match(shared.filter, /net 10\.0\.0\.0\/8/);
+    assert.match(shared.note, /^exactly/);
+    assertCovers('', [rule], false, [...en10mb, generated], 500);
+  });
+
   it('covers random rule sets built from repeated primitives (the optimiser\'s miscompile shapes)', () => {
     const r = new Prng(20261206);
     const pool = ['ip', 'ip6', 'arp', 'udp', 'tcp', 'len > 100', 'less 60', 'port 53', 'host 10.0.0.1', 'net 10.0.0.0/8', 'ether multicast',
@@ -254,6 +274,18 @@ describe('shared kernel filter (optimised) covers the rules (unoptimised)', () =
     const crafted = tempPcap('coarse.pcap', frames);
     const c = covers(shared.filter, '', many, [crafted, generated, ...en10mb.slice(0, 8)]);
     assert.ok(c.counted >= 160, `only ${c.counted} counted packets compared`);
+    // Networks keep their prefix length when the comparisons are dropped (`net 10.7.0.0/16`, not a /32);
+    // the frames are longer than the rules read, so no length guard lets them through.
+    const nets = Array.from({ length: 120 }, (_, i) => `net 10.${i}.0.0/16 and udp[8] = ${i}`);
+    const coarse = sharedKernelFilter('', nets, EN10MB);
+    assert.match(coarse.note, /superset \(no-comparisons\)/);
+    const toNets: Uint8Array[] = [];
+    for (let i = 0; i < 120; i++) {
+      toNets.push(Uint8Array.from([...mac, ...mac, 0x08, 0x00, 0x45, 0, 0, 40, 0, 0, 0, 0, 64, 17, 0, 0, 10, i, 7, 9, 10, 0, 0, 2,
+        0x9c, 0x40, 0, 53, 0, 20, 0, 0, i, ...new Array<number>(60).fill(0)]));
+    }
+    const n = covers(coarse.filter, '', nets, [tempPcap('nets.pcap', toNets)]);
+    assert.ok(n.counted >= 120, `only ${n.counted} counted packets compared`);
     assert.ok(INSTRUCTION_BUDGET > 0);
   });
 });
