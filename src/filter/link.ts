@@ -29,7 +29,8 @@ export type LinkState =
   | { kind: 'ethertype'; typeOff: number; nl: number; vlanAllowed: boolean; llc: 'ether' | 'sll' | 'none' }
   | { kind: 'version' }                               // raw IP
   | { kind: 'af'; hostOrder: boolean; nl: number }    // BSD loopback: address family word
-  | { kind: 'mpls'; nl: number }
+  /** under: the state below the label stack; libpcap's `llc` still tests that link header. */
+  | { kind: 'mpls'; nl: number; under: LinkState }
   | { kind: 'ppp'; typeOff: number; nl: number };
 
 export const ETH_IP = 0x0800, ETH_IP6 = 0x86dd;
@@ -149,6 +150,8 @@ function sllLinkType(s: { typeOff: number; nl: number }, type: number): Cond {
 
 /** `llc [subtype]` on Ethernet (libpcap refuses it on Linux cooked captures). */
 export function llcTest(link: LinkLayer, s: LinkState, sub: string | null): Cond | null {
+  // MPLS moves only the network layer: `mpls and llc` tests the link header below the labels.
+  if (s.kind === 'mpls') return llcTest(link, s.under, sub);
   if (s.kind === 'ppp') fail("'llc' not supported for PPP");
   if (s.kind === 'ethertype' && s.llc !== 'ether') fail(`'llc' not supported for ${linkDescription(link)}`);
   if (s.kind !== 'ethertype') return null;
@@ -201,7 +204,7 @@ export function mplsStep(link: LinkLayer, s: LinkState, label: number | null): {
   else if (s.kind === 'ppp') test = eq(load(s.typeOff, 2), 0x0281);
   else test = null;
   if (test && label !== null) test = and(test, maskedEq(load(s.nl, 4), 0xfffff000, (label << 12) >>> 0, 4));
-  return { test, next: { kind: 'mpls', nl: s.nl + 4 } };
+  return { test, next: { kind: 'mpls', nl: s.nl + 4, under: s.kind === 'mpls' ? s.under : s } };
 }
 
 /** `pppoes [session]`: the test, and the state after it (PPP protocol field behind the PPPoE header). */

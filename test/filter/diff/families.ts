@@ -469,7 +469,7 @@ export function familyExpressions(v: Values, opts: { ether: boolean } = { ether:
     'vlan and ether broadcast', 'vlan and ether[12:2] = 0x800', 'vlan and ip[9] = 17', 'vlan and mpls', 'vlan and pppoes', 'vlan and pppoed', 'vlan and vlan 100 and ip6');
   add('mpls', 'mpls', 'mpls 0', 'mpls 1', 'mpls 16', 'mpls 1048575', 'mpls 1048576', 'mpls and ip', 'mpls and ip6', 'mpls 5 and ip', 'mpls and mpls', 'mpls and mpls 5 and ip',
     'mpls and mpls and mpls', 'mpls and host 10.0.0.1', 'mpls and net 10', 'mpls and udp', 'mpls and tcp port 80', 'mpls and arp', 'mpls and vlan', 'not mpls',
-    'mpls or ip', 'ip or mpls', 'mpls and ip6 host fe80::1', 'mpls and icmp', 'mpls and ip[9] = 6', 'mpls and ether[0] = 1', 'mpls and pppoes', 'mpls and llc',
+    'mpls or ip', 'ip or mpls', 'mpls and ip6 host fe80::1', 'mpls and icmp', 'mpls and ip[9] = 6', 'mpls and ether[0] = 1', 'mpls and pppoes', 'mpls and llc', 'vlan and mpls and llc u', 'mpls and mpls and llc i', 'pppoes and mpls and llc', 'not mpls and llc or ip',
     'mpls and ether proto 0x800', 'mpls and ip proto 17', 'mpls and port 53');
   add('pppoe', 'pppoes', 'pppoes and mpls', 'pppoes and mpls 123', 'pppoes and mpls and ip', 'pppoes 1 and mpls 5 and mpls and ip6 and udp', 'pppoes and mpls and tcp port 80', 'not pppoes and mpls or arp', 'pppoed', 'pppoes 0', 'pppoes 1', 'pppoes 0x1234', 'pppoes 65535', 'pppoes 65536', 'pppoes and ip', 'pppoes and ip6', 'pppoes 1 and ip',
     'pppoes and tcp', 'pppoes and udp port 53', 'pppoes and host 10.0.0.1', 'pppoes and ether host 02:ca:fe:00:00:01', 'pppoes and ether[0] = 0xc0',
