@@ -175,7 +175,8 @@ const LLC_U: ReadonlyMap<string, number> = new Map([
 
 /** Offset of the NLPID of an ISO packet behind an LLC header without SNAP. */
 export function isoNlpidOffset(s: LinkState): number | null {
-  if (s.kind === 'ethertype') return s.llc === 'ether' ? s.nl + 3 : s.llc === 'sll' ? s.nl : null;
+  // Ethernet: behind the 3-byte 802.2 header; Linux cooked: the payload starts with it.
+  if (s.kind === 'ethertype') return s.llc === 'ether' ? s.nl + 3 : s.nl;
   return null;
 }
 

@@ -162,6 +162,8 @@ export class Lowering {
       case 'iso': return this.ethertype(SAP_ISONS);
       case 'clnp': case 'esis': case 'isis': {
         const iso = this.ethertype(SAP_ISONS);
+        // No 802.2 header on this link (raw IP, loopback): libpcap's constant false, no loads after it.
+        if (iso.k === 'false') return FALSE;
         const at = isoNlpidOffset(this.state);
         if (at === null) return unsupported(`${name} here not supported`);
         return and(iso, eq(load(at, 1), name === 'clnp' ? 0x81 : name === 'esis' ? 0x82 : 0x83));
@@ -182,6 +184,7 @@ export class Lowering {
   /** IS-IS with one of the given PDU types (the byte 4 after the NLPID). */
   private isisPdu(types: readonly number[]): Cond {
     const isis = this.protoAbbrev('isis');
+    if (isis.k === 'false') return FALSE;
     const at = isoNlpidOffset(this.state);
     if (at === null) return unsupported('IS-IS here not supported');
     const pdu = load(at + 4, 1);
@@ -377,6 +380,7 @@ export class Lowering {
       case 'iso': {
         // The NLPID byte after the 802.2 header, as clnp/esis/isis test it.
         const iso = this.ethertype(SAP_ISONS);
+        if (iso.k === 'false') return FALSE;
         const at = isoNlpidOffset(this.state);
         if (at === null) return unsupported('iso proto here not supported');
         return and(iso, eq(load(at, 1), n));
