@@ -211,6 +211,12 @@ export function mplsStep(link: LinkLayer, s: LinkState, label: number | null): {
 /** `pppoes [session]`: the test, and the state after it (PPP protocol field behind the PPPoE header). */
 export function pppoesStep(s: LinkState, session: number | null): { test: Cond | null; next: LinkState | null } {
   if (session !== null && session > 0xffff) fail(`PPPoE session number ${session} greater than maximum 65535`);
+  if (s.kind === 'version' || s.kind === 'af') {
+    // No EtherType here (raw IP, loopback): libpcap's constant false, and offsets behind a PPPoE
+    // header at the network layer for whatever follows in the text.
+    const at = networkOffset(s);
+    return { test: FALSE, next: { kind: 'ppp', typeOff: at + 6, nl: at + 8 } };
+  }
   if (s.kind !== 'ethertype') return { test: null, next: null };
   let test: Cond = eq(load(s.typeOff, 2), 0x8864);
   if (session !== null) test = and(test, maskedEq(load(s.nl, 4), 0xffff, session, 4));
