@@ -197,8 +197,10 @@ export class CaptureSet {
         info.plan = { engine: 'libpcap', reason: 'never matches on this link type (libpcap: expression rejects all packets)' };
         return;
       }
-      // The binding always optimises: such a handle counts libpcap's optimised answer.
-      info.note = 'libpcap evaluates it with its optimiser on (the binding always optimises); that can differ from the unoptimised meaning on shapes the optimiser miscompiles';
+      // The binding always optimises a live handle's filter (see openFileUnoptimised for files).
+      info.note = spec.source.kind === 'file'
+        ? 'libpcap evaluates it without its optimiser (except on 802.11, radiotap and PPI captures, where it refuses the protochain term that turns the optimiser off)'
+        : 'libpcap evaluates it with its optimiser on (the binding always optimises); that can differ from the unoptimised meaning on shapes the optimiser miscompiles';
       const joined = joinPrefilter(spec.prefilter, rule.expr);
       info.kernelFilter = joined.filter;
       info.warning = joined.warning;
@@ -287,7 +289,7 @@ export class CaptureSet {
 
   private openHandle(filter: string, snapLength: number, sink: PacketSink): CaptureHandle {
     const { source } = this.spec;
-    if (source.kind === 'file') return CaptureHandle.openFile(source.path, filter, sink);
+    if (source.kind === 'file') return openFileUnoptimised(source.path, filter, sink);
     const key = `${source.ifname}\0${filter}\0${snapLength}\0${source.bufferSize}`;
     const handle = this.takeOver(key, sink) ?? CaptureHandle.openLive(source.ifname,
       { filter, snapLength, bufferSize: source.bufferSize, timeoutMs: timeoutFor(filter) }, sink);
@@ -358,6 +360,22 @@ export class CaptureSet {
     this.main = undefined;
     this.ruleHandles = [];
     this.keyed.clear();
+  }
+}
+
+/**
+ * A capture file's handle. libpcap runs its filter in user space, so the filter can be compiled
+ * without libpcap's optimiser (the meaning counted; the binding always optimises otherwise): a
+ * program with `protochain` is never optimised, and the joined term never runs its loop nor loads
+ * a byte (`len < 0` is false). Link types with variable-length headers (802.11) refuse protochain:
+ * there the filter is compiled as is, with the optimiser.
+ */
+function openFileUnoptimised(path: string, filter: string, sink: PacketSink): CaptureHandle {
+  if (filter.trim() === '') return CaptureHandle.openFile(path, filter, sink);
+  try {
+    return CaptureHandle.openFile(path, `(${filter}) or (len < 0 and ip6 protochain 255)`, sink);
+  } catch {
+    return CaptureHandle.openFile(path, filter, sink);
   }
 }
 
