@@ -199,7 +199,7 @@ export class CaptureSet {
       }
       // The binding always optimises a live handle's filter (see openFileUnoptimised for files).
       info.note = spec.source.kind === 'file'
-        ? 'libpcap evaluates it without its optimiser (except on 802.11, radiotap and PPI captures, where it refuses the protochain term that turns the optimiser off)'
+        ? 'libpcap evaluates it without its optimiser (a protochain term that never runs turns it off; 802.11, radiotap and PPI captures refuse that term, but libpcap does not optimise what reads behind their variable-length headers)'
         : 'libpcap evaluates it with its optimiser on (the binding always optimises); that can differ from the unoptimised meaning on shapes the optimiser miscompiles';
       const joined = joinPrefilter(spec.prefilter, rule.expr);
       info.kernelFilter = joined.filter;
@@ -367,8 +367,9 @@ export class CaptureSet {
  * A capture file's handle. libpcap runs its filter in user space, so the filter can be compiled
  * without libpcap's optimiser (the meaning counted; the binding always optimises otherwise): a
  * program with `protochain` is never optimised, and the joined term never runs its loop nor loads
- * a byte (`len < 0` is false). Link types with variable-length headers (802.11) refuse protochain:
- * there the filter is compiled as is, with the optimiser.
+ * a byte (`len < 0` is false). Link types with variable-length headers (802.11, radiotap, PPI)
+ * refuse protochain: there the filter is compiled as is (libpcap skips its optimiser for code that
+ * reads behind such a header anyway).
  */
 function openFileUnoptimised(path: string, filter: string, sink: PacketSink): CaptureHandle {
   if (filter.trim() === '') return CaptureHandle.openFile(path, filter, sink);
