@@ -69,7 +69,8 @@ int main(int argc, char **argv) {
 		memset(r, 0, sizeof *r);
 		r->id = strdup(s);
 		char *expr = replace_mac(semi + 1, mac);
-		if (pcap_compile(p, &r->prog, expr, 1, PCAP_NETMASK_UNKNOWN) == -1) {
+		/* As the C original's filters.c: optimiser off. */
+		if (pcap_compile(p, &r->prog, expr, 0, PCAP_NETMASK_UNKNOWN) == -1) {
 			fprintf(stderr, "%s: %s\n", r->id, pcap_geterr(p));
 			return 2;
 		}

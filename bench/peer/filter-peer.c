@@ -46,7 +46,8 @@ int main(int argc, char **argv) {
 	while ((n = getline(&line, &linecap, list)) >= 0) {
 		if (n > 0 && line[n - 1] == '\n') line[n - 1] = 0;
 		if (nprogs == pcap_) { pcap_ = pcap_ ? pcap_ * 2 : 64; progs = realloc(progs, pcap_ * sizeof *progs); }
-		if (pcap_compile(p, &progs[nprogs], line, 1, PCAP_NETMASK_UNKNOWN) == -1) {
+		/* Optimiser off: the meaning the daemon counts (and the C original's program). */
+		if (pcap_compile(p, &progs[nprogs], line, 0, PCAP_NETMASK_UNKNOWN) == -1) {
 			fprintf(stderr, "%s: %s\n", line, pcap_geterr(p));
 			return 2;
 		}

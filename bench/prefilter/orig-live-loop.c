@@ -68,7 +68,8 @@ static void load_rules(const char *path, const char *mac) {
 		memset(r, 0, sizeof *r);
 		r->id = strdup(line);
 		char *expr = expand_mac(sep + 1, mac);
-		if (pcap_compile(handle, &r->prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		/* As the C original's filters.c: optimiser off. */
+		if (pcap_compile(handle, &r->prog, expr, 0, PCAP_NETMASK_UNKNOWN) != 0) {
 			fprintf(stderr, "%s: %s\n", r->id, pcap_geterr(handle));
 			exit(2);
 		}

@@ -23,10 +23,15 @@
  *   the rules are made coarser, always to a superset: comparisons of packet
  *   bytes are dropped first (true where they count for a match, false under
  *   `not`), then everything but protocol and broadcast/multicast tests.
+ * - libpcap's optimiser compiles this filter (the binding always optimises)
+ *   while the rules count what the unoptimised program means: a rule of a
+ *   shape the optimiser may miscompile (prefilter-risk.ts) goes in coarse at
+ *   every level, and one whose coarse form is such a shape too passes all.
  */
 import type { Arith, Expr } from '../filter/ast';
 import { parseFilter } from '../filter/parse';
 import { planRule } from '../filter';
+import { optimiserMayMiscompile } from './prefilter-risk';
 import { MAX_SNAPLEN } from './handle';
 
 export interface SharedFilter {
@@ -43,13 +48,16 @@ const DLT_EN10MB = 1;
 type Tri = Expr | boolean;
 type Level = 'exact' | 'no-comparisons' | 'protocols';
 
-export function sharedKernelFilter(prefilter: string, ruleExprs: readonly string[], linkType: number): SharedFilter {
+/** A rule for the kernel filter; coarse: only its coarsest form may go in (see capture-set.ts). */
+export interface KernelTerm { expr: string; coarse: boolean }
+
+export function sharedKernelFilter(prefilter: string, ruleExprs: readonly (string | KernelTerm)[], linkType: number): SharedFilter {
   const base = prefilter.trim();
   const onlyPrefilter = (why: string): SharedFilter => ({ filter: base, note: why });
   if (ruleExprs.length === 0) return onlyPrefilter('no rule');
   if (base !== '' && hasShift(parse(base))) return onlyPrefilter('the prefilter shifts offsets: rules are not joined to it');
 
-  const rules = ruleExprs.map((text) => ({ text, ast: parse(text) }));
+  const rules = ruleExprs.flatMap((r) => (typeof r === 'string' ? termsOf(r, false) : termsOf(r.expr, r.coarse)));
   if (rules.some((r) => r.ast === undefined)) return onlyPrefilter('a rule cannot be analysed');
   const plain = rules.filter((r) => !hasShift(r.ast));
   const shifting = rules.filter((r) => hasShift(r.ast));
@@ -59,15 +67,19 @@ export function sharedKernelFilter(prefilter: string, ruleExprs: readonly string
   if (plain.some((r) => r.ast === null)) return onlyPrefilter('a rule matches every packet');
 
   const tagged = linkType === DLT_EN10MB ? ['vlan'] : [];
+  const coarseRules = plain.filter((r) => r.coarseOnly);
+  const coarseNote = coarseRules.length === 0 ? ''
+    : `, ${coarseRules.length} rule(s) coarse (libpcap's optimiser may miscompile their shape, or refuses them)`;
   for (const level of ['exact', 'no-comparisons', 'protocols'] as Level[]) {
     const terms: string[] = [];
     let everything = false;
-    for (const { text, ast } of plain) {
-      const coarse = level === 'exact' ? text : coarsen(ast as Expr, level, true);
+    for (const { text, ast, coarseOnly } of plain) {
+      const coarse = level === 'exact' && !coarseOnly ? text : safe(coarsen(ast as Expr, coarseOnly ? 'protocols' : level, true));
       if (coarse === true) everything = true;
+      if (coarse === true && coarseOnly) return onlyPrefilter(`rule '${text}' may be miscompiled by libpcap's optimiser and its coarse form matches everything`);
       if (typeof coarse === 'boolean') continue;
       const term = guardedTerm(typeof coarse === 'string' ? coarse : print(coarse), linkType,
-        coarsen(ast as Expr, 'protocols', true));
+        safe(coarsen(ast as Expr, 'protocols', true)));
       if (term === undefined) everything = true;
       else terms.push(term);
     }
@@ -81,9 +93,36 @@ export function sharedKernelFilter(prefilter: string, ruleExprs: readonly string
     const how = level === 'exact'
       ? 'exactly the packets some rule can match, among packets long enough for every rule\'s loads'
       : `a superset (${level})`;
-    return { filter, note: `${how}${tagged.length ? ', plus VLAN-tagged frames' : ''}; about ${estimate} BPF instructions` };
+    return { filter, note: `${how}${coarseNote}${tagged.length ? ', plus VLAN-tagged frames' : ''}; about ${estimate} BPF instructions` };
   }
   return onlyPrefilter(`the rules exceed the kernel filter budget of ${INSTRUCTION_BUDGET} instructions even when coarse`);
+}
+
+interface Term { text: string; coarseOnly: boolean; ast: Expr | null | undefined }
+
+/**
+ * A rule as terms of the OR. A rule the optimiser may miscompile as a whole that is an `or` of
+ * parts goes in as its parts (where the rule matches, one of them does: a superset), each coarse
+ * only if it is such a shape itself: `net 10.0.0.0/8 or ip6 or ether multicast or arp` stays exact.
+ * Not with offset shifts, which carry across `or`.
+ */
+function termsOf(text: string, coarse: boolean): Term[] {
+  const ast = parse(text);
+  if (!ast || coarse) return [{ text, coarseOnly: coarse, ast }];
+  if (!optimiserMayMiscompile(ast)) return [{ text, coarseOnly: false, ast }];
+  const parts = disjuncts(ast);
+  if (parts.length > 1 && !hasShift(ast)) {
+    try {
+      return parts.map((part) => ({ text: print(part), coarseOnly: optimiserMayMiscompile(part), ast: part }));
+    } catch {
+      // A part this module does not print (a relation...): the rule goes in coarse, whole.
+    }
+  }
+  return [{ text, coarseOnly: true, ast }];
+}
+
+function disjuncts(e: Expr): Expr[] {
+  return e.kind === 'or' ? [...disjuncts(e.left), ...disjuncts(e.right)] : [e];
 }
 
 /** The most bytes an expression can read on this link type, or undefined when unbounded or unknown. */
@@ -110,6 +149,11 @@ function guardedTerm(term: string, linkType: number, coarse: Tri | null): string
   // A coarse form that reads as far as the rule itself saves nothing.
   if (short === undefined || (coarseReads as number) >= reads) return `len < ${reads} or (${term})`;
   return `(len >= ${reads} and (${term})) or (len < ${reads} and (${short}))`;
+}
+
+/** A coarse form the optimiser may miscompile itself is replaced by "everything". */
+function safe(t: Tri): Tri {
+  return typeof t !== 'boolean' && optimiserMayMiscompile(t) ? true : t;
 }
 
 function parse(expr: string): Expr | null | undefined {
@@ -209,7 +253,12 @@ function print(ast: Expr): string {
     case 'not': return `not (${print(ast.arg)})`;
     case 'proto': return ast.name;
     case 'broadcast': case 'multicast': return `${ast.proto ?? 'ether'} ${ast.kind}`;
-    case 'addr': return [ast.q.proto, ast.q.dir, ast.q.addr, ast.value.text].filter((w) => w !== null).join(' ');
+    case 'addr': {
+      // A prefix length is part of the value (`net 10.0.0.0/8`, not the host-sized `net 10.0.0.0`).
+      const v = ast.value;
+      const value = v.type === 'cidr' || v.type === 'cidr6' ? `${v.text}/${v.bits}` : v.text;
+      return [ast.q.proto, ast.q.dir, ast.q.addr, value].filter((w) => w !== null).join(' ');
+    }
     default: throw new Error(`internal: ${ast.kind} is not printed by the prefilter`);
   }
 }

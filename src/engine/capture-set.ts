@@ -11,13 +11,13 @@ import type { Rule } from '../config/expand';
 import { ConfigError } from '../config/errors';
 import { CaptureHandle, MAX_SNAPLEN, type PacketSink } from '../capture/handle';
 import { ExpressionChecker } from '../capture/validate';
-import { sharedKernelFilter } from '../capture/prefilter';
+import { sharedKernelFilter, type KernelTerm } from '../capture/prefilter';
 import { isLiveOnlyRefusal, isRejectsAllRefusal, usesKernelMetadata } from '../capture/live-only';
 import { interfaceLinkType } from '../capture/interface';
 import { layoutOfFile, readSavefile, SavefileError, type SavefileLayout } from '../capture/savefile';
 import type { MatchAtFn } from '../filter';
 import { Counters } from './counters';
-import { planJavaScript, type EnginePlan } from './js-engine';
+import { planJavaScript, validUnoptimised, type EnginePlan } from './js-engine';
 import { joinPrefilter } from './prefilter-join';
 
 export type Source =
@@ -37,6 +37,8 @@ export interface RulePlanInfo {
   /** The libpcap handle's filter, for 'libpcap' rules. */
   kernelFilter?: string;
   warning?: string;
+  /** For --check: how libpcap's optimiser treats the rule, where that matters. */
+  note?: string;
 }
 
 /** libpcap's buffer timeout: a few wake-ups a second at low rates, batches at high rates. */
@@ -165,12 +167,17 @@ export class CaptureSet {
     // libpcap has the last word on what is valid; its message names the rule.
     const valid: number[] = [];
     const refused = new Map<number, string>();
+    /** Rules only libpcap's optimiser refuses: valid, evaluated in JavaScript (see validUnoptimised). */
+    const optimiserRefused = new Map<number, string>();
     spec.rules.forEach((rule, slot) => {
       const message = checker.check(rule.expr, this.linkType);
       if (message === undefined) valid.push(slot);
-      else refused.set(slot, message);
+      else if (validUnoptimised(message, rule.expr, this.linkType)) {
+        valid.push(slot);
+        optimiserRefused.set(slot, message);
+      } else refused.set(slot, message);
     });
-    const js = planJavaScript(valid.map((slot) => spec.rules[slot].expr), valid, this.linkType, counters, spec.source.kind === 'file');
+    const js = planJavaScript(valid.map((slot) => spec.rules[slot].expr), valid, this.linkType, counters);
     const planOf = new Map<number, EnginePlan>();
     valid.forEach((slot, i) => planOf.set(slot, js.plans[i]));
 
@@ -179,6 +186,10 @@ export class CaptureSet {
       const plan: EnginePlan = planOf.get(slot) ?? { engine: 'libpcap', reason: 'needs a live capture' };
       const info: RulePlanInfo = { rule, plan };
       this.plans.push(info);
+      const optimiserMessage = optimiserRefused.get(slot);
+      if (optimiserMessage !== undefined) {
+        info.note = `libpcap's optimiser refuses it (${optimiserMessage}); its unoptimised program, counted here, accepts it`;
+      }
       if (plan.engine === 'javascript') return;
       if (isRejectsAllRefusal(refused.get(slot) ?? '')) {
         // libpcap's optimizer proved it: keep the rule (a filter file is often shared by
@@ -186,6 +197,10 @@ export class CaptureSet {
         info.plan = { engine: 'libpcap', reason: 'never matches on this link type (libpcap: expression rejects all packets)' };
         return;
       }
+      // The binding always optimises a live handle's filter (see openFileUnoptimised for files).
+      info.note = spec.source.kind === 'file'
+        ? 'libpcap evaluates it without its optimiser (a protochain term that never runs turns it off; 802.11, radiotap and PPI captures refuse that term, but libpcap does not optimise what reads behind their variable-length headers)'
+        : 'libpcap evaluates it with its optimiser on (the binding always optimises); that can differ from the unoptimised meaning on shapes the optimiser miscompiles';
       const joined = joinPrefilter(spec.prefilter, rule.expr);
       info.kernelFilter = joined.filter;
       info.warning = joined.warning;
@@ -202,7 +217,7 @@ export class CaptureSet {
       // Reading a file, libpcap would run the OR in user space: only cost, no saving.
       const shared = spec.source.kind === 'file'
         ? { filter: spec.prefilter, note: 'read by libpcap, kernel filter = the prefilter' }
-        : sharedKernelFilter(spec.prefilter, this.plans.filter((p) => p.plan.engine === 'javascript').map((p) => p.rule.expr), this.linkType);
+        : sharedKernelFilter(spec.prefilter, this.kernelTerms(optimiserRefused), this.linkType);
       this.kernelFilter = shared.filter;
       this.kernelFilterNote = shared.note;
       this.snapLength = this.sharedSnapLength(js.plans);
@@ -218,6 +233,23 @@ export class CaptureSet {
         throw this.sourceError(message);
       }
     }
+  }
+
+  /**
+   * The JavaScript rules as terms of the shared kernel filter, which the binding compiles with
+   * libpcap's optimiser: a rule it proves empty is left out (it counts nothing, and an OR of such
+   * rules alone would be refused), one it refuses otherwise (a divisor folded to 0) goes in
+   * coarse, without its comparisons.
+   */
+  private kernelTerms(optimiserRefused: ReadonlyMap<number, string>): KernelTerm[] {
+    const terms: KernelTerm[] = [];
+    this.plans.forEach((p, slot) => {
+      if (p.plan.engine !== 'javascript') return;
+      const message = optimiserRefused.get(slot);
+      if (message === undefined) terms.push({ expr: p.rule.expr, coarse: false });
+      else if (!isRejectsAllRefusal(message)) terms.push({ expr: p.rule.expr, coarse: true });
+    });
+    return terms;
   }
 
   /** From sysfs where that is certain; otherwise from a first handle, which also checks the prefilter. */
@@ -249,7 +281,7 @@ export class CaptureSet {
     let snap = 0;
     for (const plan of plans) if (plan.engine === 'javascript') snap = Math.max(snap, plan.snapNeeded);
     if (this.spec.prefilter.trim() !== '') {
-      const [prefilterPlan] = planJavaScript([this.spec.prefilter], [0], this.linkType, new Counters(1), false).plans;
+      const [prefilterPlan] = planJavaScript([this.spec.prefilter], [0], this.linkType, new Counters(1)).plans;
       if (prefilterPlan.engine === 'javascript') snap = Math.max(snap, prefilterPlan.snapNeeded);
     }
     return Math.min(Math.max(snap, 1), MAX_SNAPLEN);
@@ -257,7 +289,7 @@ export class CaptureSet {
 
   private openHandle(filter: string, snapLength: number, sink: PacketSink): CaptureHandle {
     const { source } = this.spec;
-    if (source.kind === 'file') return CaptureHandle.openFile(source.path, filter, sink);
+    if (source.kind === 'file') return openFileUnoptimised(source.path, filter, sink);
     const key = `${source.ifname}\0${filter}\0${snapLength}\0${source.bufferSize}`;
     const handle = this.takeOver(key, sink) ?? CaptureHandle.openLive(source.ifname,
       { filter, snapLength, bufferSize: source.bufferSize, timeoutMs: timeoutFor(filter) }, sink);
@@ -328,6 +360,23 @@ export class CaptureSet {
     this.main = undefined;
     this.ruleHandles = [];
     this.keyed.clear();
+  }
+}
+
+/**
+ * A capture file's handle. libpcap runs its filter in user space, so the filter can be compiled
+ * without libpcap's optimiser (the meaning counted; the binding always optimises otherwise): a
+ * program with `protochain` is never optimised, and the joined term never runs its loop nor loads
+ * a byte (`len < 0` is false). Link types with variable-length headers (802.11, radiotap, PPI)
+ * refuse protochain: there the filter is compiled as is (libpcap skips its optimiser for code that
+ * reads behind such a header anyway).
+ */
+function openFileUnoptimised(path: string, filter: string, sink: PacketSink): CaptureHandle {
+  if (filter.trim() === '') return CaptureHandle.openFile(path, filter, sink);
+  try {
+    return CaptureHandle.openFile(path, `(${filter}) or (len < 0 and ip6 protochain 255)`, sink);
+  } catch {
+    return CaptureHandle.openFile(path, filter, sink);
   }
 }
 

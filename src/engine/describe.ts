@@ -13,18 +13,19 @@ export function describePlan(instance: CaptureSet): string {
     text += `  shared capture: kernel filter ${instance.kernelFilter === '' ? '(none)' : instance.kernelFilter}, snap length ${instance.snapLength}\n`;
     text += `    (${instance.kernelFilterNote})\n`;
   }
-  for (const { rule, plan, kernelFilter, warning } of instance.plans) {
+  for (const { rule, plan, kernelFilter, warning, note } of instance.plans) {
     text += `  rule ${rule.id}: ${rule.expr}\n`;
     if (plan.engine === 'javascript') {
       text += `    evaluated by: javascript (reads up to ${plan.snapNeeded} bytes)\n`;
-      if (!plan.exactOnTruncated) {
-        text += `    note: libpcap's optimiser changes this rule on frames shorter than that; such (malformed) frames get the unoptimised answer\n`;
-      }
     } else {
       text += `    evaluated by: libpcap, own handle (${plan.reason})\n`;
       text += `    kernel filter: ${kernelFilter ?? ''}\n`;
     }
+    if (note) text += `    note: ${note}\n`;
     if (warning) text += `    warning: ${warning}\n`;
   }
+  // Own handles remain only for kernel metadata (inbound, outbound, ifindex) and what the engine does not cover.
+  const own = instance.plans.filter((p) => p.kernelFilter !== undefined);
+  text += `  own libpcap handles: ${own.length === 0 ? 'none' : own.map((p) => `${p.rule.id} (${p.plan.engine === 'libpcap' ? p.plan.reason : ''})`).join(', ')}\n`;
   return text;
 }

@@ -305,6 +305,9 @@ class Generator {
       case 'bin': {
         const a = this.val(v.a);
         const b = this.val(v.b);
+        const k = v.b.k === 'const' ? v.b.v : null;
+        // A constant divisor 0 (`ip[0] / (1 - 1)`, computed at run time by libpcap) rejects the packet.
+        if ((v.op === '/' || v.op === '%') && k === 0) { this.emit(`break ${this.abort};`); return '0'; }
         switch (v.op) {
           case '+': return v.exact ? `(${a} + ${b})` : `((${a} + ${b}) >>> 0)`;
           case '-': return `((${a} - ${b}) >>> 0)`;
@@ -315,8 +318,8 @@ class Generator {
           case '|': return `((${a} | ${b}) >>> 0)`;
           case '^': return `((${a} ^ ${b}) >>> 0)`;
           // BPF gives 0 for shift counts of 32 or more; JavaScript would take the count modulo 32.
-          case '<<': return v.b.k === 'const' ? `((${a} << ${b}) >>> 0)` : this.bigShift(a, b, '<<');
-          case '>>': return v.b.k === 'const' ? `(${a} >>> ${b})` : this.bigShift(a, b, '>>>');
+          case '<<': return k === null ? this.bigShift(a, b, '<<') : k > 31 ? '0' : `((${a} << ${b}) >>> 0)`;
+          case '>>': return k === null ? this.bigShift(a, b, '>>>') : k > 31 ? '0' : `(${a} >>> ${b})`;
         }
       }
     }

@@ -29,7 +29,8 @@ export type LinkState =
   | { kind: 'ethertype'; typeOff: number; nl: number; vlanAllowed: boolean; llc: 'ether' | 'sll' | 'none' }
   | { kind: 'version' }                               // raw IP
   | { kind: 'af'; hostOrder: boolean; nl: number }    // BSD loopback: address family word
-  | { kind: 'mpls'; nl: number }
+  /** under: the state below the label stack; libpcap's `llc` still tests that link header. */
+  | { kind: 'mpls'; nl: number; under: LinkState }
   | { kind: 'ppp'; typeOff: number; nl: number };
 
 export const ETH_IP = 0x0800, ETH_IP6 = 0x86dd;
@@ -149,6 +150,8 @@ function sllLinkType(s: { typeOff: number; nl: number }, type: number): Cond {
 
 /** `llc [subtype]` on Ethernet (libpcap refuses it on Linux cooked captures). */
 export function llcTest(link: LinkLayer, s: LinkState, sub: string | null): Cond | null {
+  // MPLS moves only the network layer: `mpls and llc` tests the link header below the labels.
+  if (s.kind === 'mpls') return llcTest(link, s.under, sub);
   if (s.kind === 'ppp') fail("'llc' not supported for PPP");
   if (s.kind === 'ethertype' && s.llc !== 'ether') fail(`'llc' not supported for ${linkDescription(link)}`);
   if (s.kind !== 'ethertype') return null;
@@ -172,7 +175,8 @@ const LLC_U: ReadonlyMap<string, number> = new Map([
 
 /** Offset of the NLPID of an ISO packet behind an LLC header without SNAP. */
 export function isoNlpidOffset(s: LinkState): number | null {
-  if (s.kind === 'ethertype') return s.llc === 'ether' ? s.nl + 3 : s.llc === 'sll' ? s.nl : null;
+  // Ethernet: behind the 3-byte 802.2 header; Linux cooked: the payload starts with it.
+  if (s.kind === 'ethertype') return s.llc === 'ether' ? s.nl + 3 : s.nl;
   return null;
 }
 
@@ -197,14 +201,22 @@ export function mplsStep(link: LinkLayer, s: LinkState, label: number | null): {
   if (s.kind === 'mpls') test = not(cmp('set', load(s.nl - 2, 1), num(1)));
   else if (s.kind === 'ethertype' && s.vlanAllowed) test = eq(load(s.typeOff, 2), 0x8847);
   else if (s.kind === 'ethertype' || s.kind === 'version' || s.kind === 'af') return fail(`no MPLS support for ${linkDescription(link)}`);
-  else test = null; // MPLS over PPP: not handled here
+  // Behind PPPoE: the PPP protocol number of MPLS unicast.
+  else if (s.kind === 'ppp') test = eq(load(s.typeOff, 2), 0x0281);
+  else test = null;
   if (test && label !== null) test = and(test, maskedEq(load(s.nl, 4), 0xfffff000, (label << 12) >>> 0, 4));
-  return { test, next: { kind: 'mpls', nl: s.nl + 4 } };
+  return { test, next: { kind: 'mpls', nl: s.nl + 4, under: s.kind === 'mpls' ? s.under : s } };
 }
 
 /** `pppoes [session]`: the test, and the state after it (PPP protocol field behind the PPPoE header). */
 export function pppoesStep(s: LinkState, session: number | null): { test: Cond | null; next: LinkState | null } {
   if (session !== null && session > 0xffff) fail(`PPPoE session number ${session} greater than maximum 65535`);
+  if (s.kind === 'version' || s.kind === 'af') {
+    // No EtherType here (raw IP, loopback): libpcap's constant false, and offsets behind a PPPoE
+    // header at the network layer for whatever follows in the text.
+    const at = networkOffset(s);
+    return { test: FALSE, next: { kind: 'ppp', typeOff: at + 6, nl: at + 8 } };
+  }
   if (s.kind !== 'ethertype') return { test: null, next: null };
   let test: Cond = eq(load(s.typeOff, 2), 0x8864);
   if (session !== null) test = and(test, maskedEq(load(s.nl, 4), 0xffff, session, 4));

@@ -21,6 +21,8 @@ const ISIS_PDU_TYPES: Readonly<Record<string, readonly number[]>> = {
   l1: [0x1a, 0x18, 0x12, 0x0f, 0x11], l2: [0x1b, 0x19, 0x14, 0x10, 0x11], iih: [0x11, 0x0f, 0x10],
   lsp: [0x12, 0x14], snp: [0x1b, 0x1a, 0x18, 0x19], csnp: [0x18, 0x19], psnp: [0x1a, 0x1b],
 };
+/** The OSI network-layer protocol ids libpcap names in `iso proto \\name`. */
+const ISO_NLPID_NAMES: ReadonlyMap<string, number> = new Map([['clnp', 0x81], ['esis', 0x82], ['isis', 0x83]]);
 /** libpcap's names for 802.2 SAPs in `ether proto \\name`. */
 const LLC_SAP_NAMES: ReadonlyMap<string, number> = new Map([['iso', 0xfe], ['stp', 0x42], ['ipx', 0xe0], ['netbeui', 0xf0]]);
 const ETH_IP = 0x0800, ETH_IP6 = 0x86dd, ETH_ARP = 0x0806, ETH_RARP = 0x8035;
@@ -32,21 +34,11 @@ export class Lowering {
   private state: LinkState;
   /** Whether the expression used an offset-shifting primitive. */
   shifted = false;
-  /**
-   * Whether libpcap's optimizer turns a test into a constant one whose loads it may or may not
-   * delete, depending on its pass order (so exact only where every byte read was captured).
-   */
-  irregular = false;
   /** Where `ether[]`/`byte` count from, and whether MAC addresses exist there (PPPoE moves both). */
   private linkHdr = 0;
   private macLink: boolean;
 
-  /**
-   * @param unoptimized the filter contains protochain: libpcap then skips its optimizer entirely
-   *   (gen_protochain sets no_optimize), so every load the code generator emits is performed,
-   *   also those the optimizer's algebra would drop (`x & 0`, words of a /0 mask).
-   */
-  constructor(private readonly link: LinkLayer, private readonly unoptimized = false) {
+  constructor(private readonly link: LinkLayer) {
     this.state = initialState(link);
     this.macLink = link.hasMac;
   }
@@ -59,76 +51,11 @@ export class Lowering {
       case 'or': return or(this.lower(e.left), this.lower(e.right));
       case 'not': return not(this.lower(e.arg));
       default: {
-        if (e.kind === 'addr' && e.q.dir === 'src and dst' && this.state.kind === 'version') this.bothDirsOnVersion = true;
         const c = this.primitive(e);
         this.codeBefore = true;
-        this.primitives++;
-        if (linkLevel(e)) this.linkLevel = true;
-        let core = c;
-        while (core.k === 'not') core = core.a;
-        const key = JSON.stringify(core);
-        if (this.seen.has(key)) this.repeated = true;
-        this.seen.add(key);
-        for (const t of this.primitiveValueTests) {
-          if (this.valueTests.has(t)) this.repeated = true;
-        }
-        for (const t of this.primitiveValueTests) this.valueTests.add(t);
-        this.primitiveValueTests.clear();
         return c;
       }
     }
-  }
-
-  /**
-   * Whether two primitives test the same thing (up to negation: `ip[9] = 17 ... not ip[9] = 17`,
-   * `ether multicast` before and after `vlan`), or compare the same value the rule names
-   * (`net 2001:db8:1::/48 ... net 2001:db8::/32` both test the first address word). libpcap 1.10.3's optimizer can compile rules with
-   * such repeats wrongly when they have four or more primitives (and_pullup/or_pullup move blocks
-   * while later steps still use dominators of the graph before the move): whole packets then get
-   * verdicts no faithful evaluation gives. Random searches found such miscompiles only there.
-   */
-  repeated = false;
-  /**
-   * Whether the optimizer's algebra drops an operand that loads through the X register (the IPv4
-   * header length, or a computed index: `udp[13] & 0`, `ip[len - 40] & 0`): libpcap 1.10.3 then
-   * also deletes the `ldxb`/`tax` a later test shares through its value numbering, and that test
-   * reads with X = 0 (`udp[13] & 0 != 0 or udp[9] <= 1` tests ip[9] there, on whole packets too).
-   */
-  droppedIndexLoad = false;
-  /**
-   * Whether a primitive tests the link header or the length without any protocol check
-   * (`ether multicast`, `ether[0] = 1`, `len > 100`): libpcap's miscompiles were only seen with one.
-   */
-  linkLevel = false;
-  /**
-   * Whether a `src and dst` address is tested where IPv4 and IPv6 are told apart by the version
-   * nibble (raw IP, after mpls): libpcap 1.10.3 miscompiles such rules once an `or` joins three
-   * primitives (`dst host 224.0.0.251 or udp and src and dst net 2001:db8::/32` never tests the
-   * destination), not seen on link types with a protocol field.
-   */
-  bothDirsOnVersion = false;
-  /** How many primitives the expression has (`vlan`, `tcp port 80`, `ip[0] > 4` ... each count 1). */
-  primitives = 0;
-  /** IPv4/IPv6 host/net primitives, and whether one has a prefix libpcap mishandles (see miscompiledPrefix). */
-  addressTests = 0;
-  prefixMiscompiled = false;
-  /** An IPv6 host address tested twice, and an IPv6 prefix leaving a whole word out (see hostOrNet). */
-  hostRepeated = false;
-  maskedOutWord = false;
-  private readonly hostsSeen = new Set<string>();
-  private readonly seen = new Set<string>();
-  /** Comparisons with values the rule names (addresses, ports, relations) of earlier primitives and of this one. */
-  private readonly valueTests = new Set<string>();
-  private readonly primitiveValueTests = new Set<string>();
-
-  /** Notes the comparisons in c as tests of a value the rule names; returns c. */
-  private valueTest(c: Cond): Cond {
-    const walk = (x: Cond): void => {
-      if (x.k === 'and' || x.k === 'or') { walk(x.a); walk(x.b); } else if (x.k === 'not') walk(x.a);
-      else if (x.k === 'cmp') this.primitiveValueTests.add(JSON.stringify(x));
-    };
-    walk(c);
-    return c;
   }
 
   /** Whether code of an earlier primitive runs before the current one (it leaves its value in A). */
@@ -235,6 +162,8 @@ export class Lowering {
       case 'iso': return this.ethertype(SAP_ISONS);
       case 'clnp': case 'esis': case 'isis': {
         const iso = this.ethertype(SAP_ISONS);
+        // No 802.2 header on this link (raw IP, loopback): libpcap's constant false, no loads after it.
+        if (iso.k === 'false') return FALSE;
         const at = isoNlpidOffset(this.state);
         if (at === null) return unsupported(`${name} here not supported`);
         return and(iso, eq(load(at, 1), name === 'clnp' ? 0x81 : name === 'esis' ? 0x82 : 0x83));
@@ -255,6 +184,7 @@ export class Lowering {
   /** IS-IS with one of the given PDU types (the byte 4 after the NLPID). */
   private isisPdu(types: readonly number[]): Cond {
     const isis = this.protoAbbrev('isis');
+    if (isis.k === 'false') return FALSE;
     const at = isoNlpidOffset(this.state);
     if (at === null) return unsupported('IS-IS here not supported');
     const pdu = load(at + 4, 1);
@@ -291,6 +221,7 @@ export class Lowering {
       if (!this.macLink) fail('ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel');
       return this.etherHost(q.dir, macBytes(v.text));
     }
+    if (q.proto === 'decnet' && (v.type === 'num' || v.type === 'hid')) return this.decnetHost(q.dir, v);
     if (v.type === 'hid6' || v.type === 'cidr6') {
       if (q.proto !== null && q.proto !== 'ip6') unsupported('IPv6 address with this qualifier');
       // A full-length prefix is allowed on a host (libpcap's gen_mcode6 lets /128 through), and
@@ -303,25 +234,10 @@ export class Lowering {
       const words = [0, 1, 2, 3].map((i) => ((groups[2 * i] << 16) | groups[2 * i + 1]) >>> 0);
       const masks = [0, 1, 2, 3].map((i) => prefixMask(Math.max(0, Math.min(32, bits - 32 * i))));
       if (words.some((w, i) => (w & ~masks[i]) !== 0)) unsupported('IPv6 address with non-network bits');
-      this.addressTests++;
-      if (miscompiledPrefix(words, masks)) this.prefixMiscompiled = true;
-      // A word some prefix masks out entirely, and one host address tested twice: libpcap 1.10.3's
-      // optimizer also threads jumps wrongly there, from three primitives on
-      // (`host fe80::1 and dst net fe80::/64 and src and dst host fe80::1` matches a packet to fe80::2).
-      const key = words.join(',');
-      if (bits === 128 && this.hostsSeen.has(key)) this.hostRepeated = true;
-      if (bits === 128) this.hostsSeen.add(key);
-      if (masks.some((m) => m === 0)) this.maskedOutWord = true;
-      const match = (off: number): Cond => {
-        const parts: Cond[] = [];
-        // libpcap's optimizer drops the words a prefix masks out entirely, loads included; but in a
-        // filter with protochain (a loop) it leaves the program as generated, loading all four.
-        if (bits === 0 && !this.unoptimized) return TRUE;
-        for (let i = 0; i < 4; i++) {
-          if (masks[i] !== 0 || this.unoptimized) parts.push(maskedEq(load(this.nl + off + 4 * i, 4), masks[i], words[i], 4));
-        }
-        return this.valueTest(andAll(parts));
-      };
+      // libpcap's code generator loads and tests all four words, also those the prefix masks out
+      // entirely (`x & 0 == 0`): their loads can still reject a packet cut short.
+      const match = (off: number): Cond =>
+        andAll([0, 1, 2, 3].map((i) => maskedEq(load(this.nl + off + 4 * i, 4), masks[i], words[i], 4)));
       return and(this.ipv6(), this.dirTest(q.dir, () => match(8), () => match(24)));
     }
     let address: number, mask: number;
@@ -356,10 +272,8 @@ export class Lowering {
       return unsupported('this address form');
     }
     const a = address >>> 0, m = mask >>> 0;
-    this.addressTests++;
-    if (miscompiledPrefix([a], [m])) this.prefixMiscompiled = true;
-    // A /0 network matches any address: libpcap's optimizer drops the loads as well.
-    const addrTest = (off: number): Cond => (m === 0 && !this.unoptimized ? TRUE : this.valueTest(maskedEq(load(this.nl + off, 4), m, a, 4)));
+    // A /0 network still loads the address (the load can reject a short packet).
+    const addrTest = (off: number): Cond => maskedEq(load(this.nl + off, 4), m, a, 4);
     const ip = (): Cond => and(this.ipv4(), this.dirTest(q.dir,
       () => addrTest(12), () => addrTest(16)));
     const arpLike = (type: number): Cond => and(this.ethertype(type, q.proto === null), this.dirTest(q.dir,
@@ -373,8 +287,31 @@ export class Lowering {
     }
   }
 
+  /**
+   * `decnet [src|dst] host AREA.NODE` (or a number): the 16-bit address (area << 10 | node), stored
+   * little-endian, at the offset the header's first byte implies: short or long header (flags & 7
+   * = 2 or 6), with or without a padding byte (flags 0x81 then the header). Tested in libpcap's order.
+   */
+  private decnetHost(dir: Qualifiers['dir'], v: Extract<IdValue, { type: 'num' | 'hid' }>): Cond {
+    let address: number;
+    if (v.type === 'num') address = v.value & 0xffff;
+    else {
+      const [area, node] = v.text.split('.').map(Number);
+      address = ((area << 10) | node) & 0xffff;
+    }
+    const swapped = ((address & 0xff) << 8) | (address >>> 8);
+    const flags = this.nl + 2;
+    const at = (shortHdr: number, longHdr: number): Cond => andAll([this.ethertype(0x6003), orAll([
+      and(maskedEq(load(flags, 1), 0x7, 0x2, 1), eq(load(flags + shortHdr, 2), swapped)),
+      and(maskedEq(load(flags, 2), 0xff07, 0x8102, 2), eq(load(flags + 1 + shortHdr, 2), swapped)),
+      and(maskedEq(load(flags, 1), 0x7, 0x6, 1), eq(load(flags + longHdr, 2), swapped)),
+      and(maskedEq(load(flags, 2), 0xff07, 0x8106, 2), eq(load(flags + 1 + longHdr, 2), swapped)),
+    ])]);
+    return this.dirTest(dir, () => at(3, 15), () => at(1, 7));
+  }
+
   private etherHost(dir: Qualifiers['dir'], mac: number[]): Cond {
-    const at = (off: number): Cond => this.valueTest(and(
+    const at = (off: number): Cond => (and(
       eq(load(off + 2, 4), ((mac[2] << 24) | (mac[3] << 16) | (mac[4] << 8) | mac[5]) >>> 0),
       eq(load(off, 2), (mac[0] << 8) | mac[1])));
     return this.dirTest(dir, () => at(6), () => at(0));
@@ -414,7 +351,7 @@ export class Lowering {
       return fail("'port' modifier applied to IP address");
     }
     if (hi > 65535) fail(`illegal port number ${hi} > 65535`);
-    const test = (off: Val): Cond => this.valueTest(lo === hi ? eq(load(off, 2), lo)
+    const test = (off: Val): Cond => (lo === hi ? eq(load(off, 2), lo)
       : and(cmp('ge', load(off, 2), num(lo)), not(cmp('gt', load(off, 2), num(hi)))));
     const transport = (nh: Val): Cond => (proto === 'any'
       ? orAll([eq(nh, IPPROTO.sctp), eq(nh, IPPROTO.tcp), eq(nh, IPPROTO.udp)]) : eq(nh, IPPROTO[proto]));
@@ -430,7 +367,8 @@ export class Lowering {
     let n: number;
     if (v.type === 'num') n = v.value;
     else if (v.type === 'id') {
-      const found = q.proto === 'link' ? ETHER_PROTOS.get(v.text) ?? LLC_SAP_NAMES.get(v.text) ?? null : lookupProtocol(v.text);
+      const found = q.proto === 'link' ? ETHER_PROTOS.get(v.text) ?? LLC_SAP_NAMES.get(v.text) ?? null
+        : q.proto === 'iso' ? ISO_NLPID_NAMES.get(v.text) ?? null : lookupProtocol(v.text);
       if (found === null) return unsupported(`protocol name '${v.text}' left to libpcap`);
       n = found;
     } else return unsupported('proto with an address');
@@ -439,6 +377,14 @@ export class Lowering {
       case 'ip6': return this.ip6Proto(n);
       case null: return or(this.ipProto(n), this.ip6Proto(n));
       case 'isis': return this.isisPdu([n]);
+      case 'iso': {
+        // The NLPID byte after the 802.2 header, as clnp/esis/isis test it.
+        const iso = this.ethertype(SAP_ISONS);
+        if (iso.k === 'false') return FALSE;
+        const at = isoNlpidOffset(this.state);
+        if (at === null) return unsupported('iso proto here not supported');
+        return and(iso, eq(load(at, 1), n));
+      }
       case 'link':
         return this.ethertype(n);
       default: return unsupported(`'${q.proto} proto' not supported yet`);
@@ -489,8 +435,6 @@ export class Lowering {
     const a = this.arith(left, leftChecks);
     const b = this.arith(right, rightChecks);
     let test: Cond;
-    const allOnes = this.allOnesMaskTest(op, a, b);
-    if (allOnes) return checks(leftChecks, rightChecks, allOnes);
     switch (op) {
       case '>': test = cmp('gt', a, b); break;
       case '>=': test = cmp('ge', a, b); break;
@@ -499,20 +443,7 @@ export class Lowering {
       case '<': test = not(cmp('ge', a, b)); break;
       default: test = not(cmp('eq', a, b)); break;
     }
-    return checks(leftChecks, rightChecks, this.valueTest(test));
-  }
-
-  /**
-   * `x & 0xffffffff = 0` (or !=): libpcap's optimizer rewrites `and #0xffffffff; jeq #0` into
-   * `jset #0xffffffff` and then takes that jset as always true, whatever x is (x = 0 included).
-   * The loads of x stay (as a test that always holds) unless a later pass drops the test.
-   */
-  private allOnesMaskTest(op: string, a: Val, b: Val): Cond | null {
-    if (this.unoptimized || (op !== '=' && op !== '!=') || b.k !== 'const' || b.v !== 0) return null;
-    if (a.k !== 'bin' || a.op !== '&' || a.b.k !== 'const' || a.b.v !== 0xffffffff) return null;
-    const always: Cond = hasLoad(a) ? cmp('ge', a, num(0)) : TRUE;
-    if (hasLoad(a)) this.irregular = true;
-    return op === '=' ? not(always) : always;
+    return checks(leftChecks, rightChecks, test);
   }
 
   private arith(x: Arith, checks: Cond[]): Val {
@@ -528,35 +459,11 @@ export class Lowering {
         // libpcap's gen_arth keeps only the left operand's protocol checks; the right operand's
         // loads still happen, at the offsets its protocol implies, without their checks.
         const b = this.arith(x.right, []);
-        if (x.op === '/' || x.op === '%' || x.op === '<<' || x.op === '>>') this.checkDivisor(x.op, x.right, b, x.pos);
-        if (this.unoptimized) return foldConstants(x.op, a, b);
-        const folded = foldLikeOptimizer(x.op, a, b);
-        if ((usesX(a) || usesX(b)) && !usesX(folded)) this.droppedIndexLoad = true;
-        return folded;
+        if (x.op === '/' || x.op === '%' || x.op === '<<' || x.op === '>>') checkDivisor(x.op, x.right, x.pos);
+        return foldConstants(x.op, a, b);
       }
       case 'load': return this.accessor(x.proto, x.index, x.size as 1 | 2 | 4, checks);
     }
-  }
-
-  /**
-   * libpcap refuses a division/modulus whose divisor's code starts with loading the constant 0,
-   * and a shift whose count's code starts with a constant above 31 (even `ether[0]` as divisor
-   * starts with its index 0); its optimizer also refuses divisors it folds to 0.
-   */
-  private checkDivisor(op: '/' | '%' | '<<' | '>>', src: Arith, folded: Val, pos: number): void {
-    const first = leadingConstant(src);
-    const shift = op === '<<' || op === '>>';
-    if (first !== null && !shift && first === 0) fail(op === '/' ? 'division by zero' : 'modulus by zero', pos);
-    if (first !== null && shift && first > 31) fail('shift by more than 31 bits', pos);
-    if (folded.k === 'const') {
-      // Whether libpcap's optimizer refuses a divisor or shift count it folds to a constant depends on
-      // the surrounding code; only libpcap can tell (its refusal wins in the daemon anyway).
-      if (!shift && folded.v === 0) unsupported('divisor folds to 0: libpcap decides');
-      if (shift && folded.v > 31) unsupported('shift count folds above 31: libpcap decides');
-      return;
-    }
-    // A computed divisor may fold to a constant in libpcap's optimizer (x & 0, x * 0 ...).
-    if (!shift && hasOp(folded, ['&', '*', '<<', '>>', '-', '^'])) unsupported('computed divisor');
   }
 
   private accessor(proto: string, index: Arith, size: 1 | 2 | 4, checks: Cond[]): Val {
@@ -565,10 +472,10 @@ export class Lowering {
     // BPF's indexed load [x + k] adds the constant offset k without wrapping (it checks bounds
     // instead), while the index x itself is uint32 arithmetic, IPv4 header length included.
     const at = (base: number, ihl = false): Val => {
-      // Unoptimized (protochain), a constant index stays in X (added to the header length in 32
-      // bits) and `[x + k]` does not wrap: `arp[4294967295]` reads past the packet, `vrrp[-1]` on
-      // raw IP reads byte ihl - 1; the optimizer folds the constant into k instead, which wraps.
-      const keepIndex = this.unoptimized && idx.k === 'const';
+      // libpcap loads through X: a constant index is added to the header length in 32 bits, and
+      // `[x + k]` does not wrap (`arp[4294967295]` reads past the packet, `vrrp[-1]` on raw IP
+      // reads byte ihl - 1). Folded into the constant offset only where no sum can wrap.
+      const keepIndex = idx.k === 'const' && idx.v + Math.max(base, ihl ? 60 : 0) > 0xffffffff;
       const x: Val | null = ihl
         ? (idx.k === 'const' && !keepIndex ? { k: 'ihl', off: this.nl } : { k: 'bin', op: '+', a: idx, b: { k: 'ihl', off: this.nl } })
         : (idx.k === 'const' && !keepIndex ? null : idx);
@@ -602,61 +509,24 @@ export class Lowering {
   }
 }
 
-/** A primitive reading only link-header bytes (other than through a protocol test) or the length. */
-/**
- * A prefix whose partial word has network value 0 (IPv6 `::/2`, `fe80::/65`, `2001:db8::/33`,
- * `fe80::/112`; IPv4 `0.0.0.0/1`, `net 0.0`). libpcap 1.10.3 tests that word as `and #m; jeq #0`,
- * its optimizer turns that into `jset #m` with swapped branches, and then threads jumps wrongly
- * when another address test is in the same filter: `net fe80::/65 and net fe80::/65` matches only
- * by destination, `src net fe80::/112 and src net fe80::/112` is refused as "expression rejects
- * all packets", `src and dst net 0.0.0.0/1 and src net 0.0.0.0/1 or host 10.0.0.1` misses packets.
- * Found by test/filter/diff/families.test.ts.
- */
-function miscompiledPrefix(words: readonly number[], masks: readonly number[]): boolean {
-  for (let i = 0; i < words.length; i++) {
-    const partial = masks[i] !== 0 && masks[i] !== 0xffffffff;
-    if (partial && (words[i] & masks[i]) === 0) return true;
-  }
-  return false;
-}
-
-function linkLevel(e: Expr): boolean {
-  switch (e.kind) {
-    case 'less': case 'greater': case 'byte': case 'llc': return true;
-    case 'broadcast': case 'multicast': return e.proto === null || e.proto === 'link';
-    case 'addr': return e.value.type === 'eid';
-    case 'rel': return onlyLinkLoads(e.left) && onlyLinkLoads(e.right);
-    default: return false;
-  }
-}
-
-function onlyLinkLoads(x: Arith): boolean {
-  switch (x.kind) {
-    case 'num': case 'len': return true;
-    case 'load': return x.proto === 'link' && onlyLinkLoads(x.index);
-    case 'neg': return onlyLinkLoads(x.arg);
-    case 'bin': return onlyLinkLoads(x.left) && onlyLinkLoads(x.right);
-  }
-}
-
 /** libpcap tests the protocols of the left operand's accessors, then the right's, then loads. */
 function checks(left: Cond[], right: Cond[], test: Cond): Cond {
   const all = [...left, ...right];
   return all.length ? and(andAll(all), test) : test;
 }
 
-/** Whether BPF computes v with the X register: an IPv4 header length or a load at a computed offset. */
-export function usesX(v: Val): boolean {
-  if (v.k === 'ihl') return true;
-  if (v.k === 'load') return v.off.k !== 'const' || usesX(v.off);
-  if (v.k === 'bin') return usesX(v.a) || usesX(v.b);
-  return v.k === 'neg' && usesX(v.a);
-}
-
-function hasLoad(v: Val): boolean {
-  if (v.k === 'load' || v.k === 'ihl') return true;
-  if (v.k === 'bin') return hasLoad(v.a) || hasLoad(v.b);
-  return v.k === 'neg' && hasLoad(v.a);
+/**
+ * libpcap's code generator refuses a division/modulus whose divisor's code starts with loading the
+ * constant 0, and a shift whose count's code starts with a constant above 31 (`ether[0]` as divisor
+ * starts with its index 0). Anything else is computed at run time: a zero divisor rejects the
+ * packet, a shift by 32 or more gives 0.
+ */
+function checkDivisor(op: '/' | '%' | '<<' | '>>', src: Arith, pos: number): void {
+  const first = leadingConstant(src);
+  if (first === null) return;
+  const shift = op === '<<' || op === '>>';
+  if (!shift && first === 0) fail(op === '/' ? 'division by zero' : 'modulus by zero', pos);
+  if (shift && first > 31) fail('shift by more than 31 bits', pos);
 }
 
 /** The constant libpcap's code for x starts with (its leftmost leaf), if any. */
@@ -670,37 +540,16 @@ function leadingConstant(x: Arith): number | null {
   }
 }
 
-function hasOp(v: Val, ops: readonly string[]): boolean {
-  if (v.k === 'bin') return ops.includes(v.op) || hasOp(v.a, ops) || hasOp(v.b, ops);
-  if (v.k === 'neg') return true;
-  if (v.k === 'load') return hasOp(v.off, ops);
-  return false;
-}
-
 /**
- * The algebra libpcap's optimizer applies, loads included: x op 0 is x for + - << >> | ^ and 0 for
- * * &; 0 op x is x for + | ^ and 0 for * / % & << >> (the loads of x, and a division by zero at run
- * time, disappear with it).
+ * Only constant operands folded (no loads disappear), as the program libpcap generates computes
+ * them; a division by a constant 0 stays, to reject every packet at run time as BPF does.
  */
-function foldLikeOptimizer(op: ArithOp, a: Val, b: Val): Val {
-  if (a.k === 'const' && b.k === 'const') return num(foldConstant(op, a.v, b.v));
-  if (b.k === 'const' && b.v === 0) {
-    if (op === '+' || op === '-' || op === '<<' || op === '>>' || op === '|' || op === '^') return a;
-    if (op === '*' || op === '&') return num(0);
-  }
-  if (a.k === 'const' && a.v === 0) {
-    if (op === '+' || op === '|' || op === '^') return b;
-    if (op === '*' || op === '/' || op === '%' || op === '&' || op === '<<' || op === '>>') return num(0);
-  }
-  return { k: 'bin', op, a, b };
-}
-
-/** Only constant operands folded (no loads disappear): the program libpcap runs unoptimized. */
 function foldConstants(op: ArithOp, a: Val, b: Val): Val {
-  return a.k === 'const' && b.k === 'const' ? num(foldConstant(op, a.v, b.v)) : { k: 'bin', op, a, b };
+  const zeroDivisor = (op === '/' || op === '%') && b.k === 'const' && b.v === 0;
+  return a.k === 'const' && b.k === 'const' && !zeroDivisor ? num(foldConstant(op, a.v, b.v)) : { k: 'bin', op, a, b };
 }
 
-/** uint32 arithmetic on constants, as libpcap's optimizer folds it. */
+/** uint32 arithmetic on constants, as BPF computes it (shifts by 32 or more give 0). */
 function foldConstant(op: string, a: number, b: number): number {
   switch (op) {
     case '+': return (a + b) >>> 0;

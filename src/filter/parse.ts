@@ -12,7 +12,7 @@ const PROTO_NAMES = new Set(['link', 'ip', 'arp', 'rarp', 'sctp', 'tcp', 'udp', 
   'ah', 'esp', 'iso', 'esis', 'isis', 'l1', 'l2', 'iih', 'lsp', 'snp', 'psnp', 'csnp', 'clnp', 'stp',
   'ipx', 'netbeui', 'radio']);
 /** Keywords of families this engine never evaluates (802.11, ATM, SS7, pf). */
-const FOREIGN_KEYWORDS = new Set(['fddi', 'tr', 'wlan', 'type', 'subtype', 'dir', 'addr1', 'addr2', 'addr3',
+const FOREIGN_KEYWORDS = new Set(['type', 'subtype', 'dir', 'addr1', 'addr2', 'addr3',
   'addr4', 'ra', 'ta', 'lane', 'metac', 'bcc', 'oam', 'oamf4', 'oamf4ec', 'oamf4sc', 'sc', 'ilmic', 'vpi',
   'vci', 'connectmsg', 'metaconnect', 'reason', 'action', 'fisu', 'lssu', 'lsu', 'msu', 'hfisu', 'hlssu',
   'hmsu', 'sio', 'opc', 'dpc', 'sls', 'hsio', 'hopc', 'hdpc', 'hsls', 'ifname', 'rset', 'rnr', 'srnr']);

@@ -21,7 +21,7 @@ const KEYWORDS: ReadonlyMap<string, string> = new Map<string, string>([
   ...['dst', 'src', 'host', 'net', 'mask', 'port', 'portrange', 'proto', 'protochain', 'gateway',
     'type', 'subtype', 'ra', 'ta', 'less', 'greater', 'byte', 'broadcast', 'multicast',
     'and', 'or', 'not', 'inbound', 'outbound', 'ifindex', 'vlan', 'mpls', 'pppoed', 'pppoes',
-    'geneve', 'fddi', 'tr', 'wlan', 'arp', 'rarp', 'ip', 'sctp', 'tcp', 'udp', 'icmp', 'igmp',
+    'geneve', 'arp', 'rarp', 'ip', 'sctp', 'tcp', 'udp', 'icmp', 'igmp',
     'igrp', 'pim', 'vrrp', 'carp', 'radio', 'ip6', 'icmp6', 'ah', 'esp', 'atalk', 'aarp',
     'decnet', 'lat', 'sca', 'moprc', 'mopdl', 'iso', 'esis', 'isis', 'l1', 'l2', 'iih', 'lsp',
     'snp', 'csnp', 'psnp', 'clnp', 'stp', 'ipx', 'netbeui', 'llc', 'lane', 'metac', 'bcc', 'oam',
@@ -29,6 +29,8 @@ const KEYWORDS: ReadonlyMap<string, string> = new Map<string, string>([
     'reason', 'action', 'fisu', 'lssu', 'lsu', 'msu', 'hfisu', 'hlssu', 'hmsu', 'sio', 'opc',
     'dpc', 'sls', 'hsio', 'hopc', 'hdpc', 'hsls'].map((k): [string, string] => [k, k]),
   ['link', 'link'], ['ether', 'link'], ['ppp', 'link'], ['slip', 'link'],
+  // libpcap reads these as the link layer too; on the link types this engine covers they mean `ether`.
+  ['fddi', 'link'], ['tr', 'link'], ['wlan', 'link'],
   ['es-is', 'esis'], ['is-is', 'isis'], ['len', 'len'], ['length', 'len'],
   ['dir', 'dir'], ['direction', 'dir'],
   ['addr1', 'addr1'], ['address1', 'addr1'], ['addr2', 'addr2'], ['address2', 'addr2'],

@@ -11,6 +11,7 @@ import { isLiveOnlyRefusal, isRejectsAllRefusal } from '../capture/live-only';
 import type { ExpressionChecker } from '../capture/validate';
 import { interfaceExists, interfaceLinkType, interfaceMac } from '../capture/interface';
 import { CaptureSet } from '../engine/capture-set';
+import { validUnoptimised } from '../engine/js-engine';
 import { Counters } from '../engine/counters';
 import { RateWindow } from '../engine/rates';
 import type { InstanceRules, InstanceStats, InstanceState } from './model';
@@ -53,7 +54,7 @@ export function validateSpec(spec: ServedSpec, linkType: number | undefined, che
   if (type === undefined) return;
   for (const rule of rules) {
     const message = checker.check(rule.expr, type);
-    if (message !== undefined && !isLiveOnlyRefusal(message) && !isRejectsAllRefusal(message)) {
+    if (message !== undefined && !isLiveOnlyRefusal(message) && !isRejectsAllRefusal(message) && !validUnoptimised(message, rule.expr, type)) {
       throw new ConfigError(rule.where, `rule '${rule.id}': ${message}`);
     }
   }

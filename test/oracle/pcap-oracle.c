@@ -1,11 +1,15 @@
 /*
  * Test oracle: asks Debian's libpcap (never the code under test) what a
- * filter expression matches. Optimisation on, netmask unknown, as the daemon.
+ * filter expression matches. Optimisation OFF (pcap_compile(..., 0, ...),
+ * `tcpdump -O`), netmask unknown: the meaning the C original counted and the
+ * daemon counts. The "-opt" modes compile with the optimiser, for
+ * information only (libpcap's optimiser has bugs; it is never the expected value).
  *
  *   pcap-oracle count       CAPTURE EXPRFILE   per expression: "OK <packets> <wirebytes>" | "ERR <msg>"
  *   pcap-oracle match       CAPTURE EXPRFILE   per expression: "OK <0/1/H per packet>"   | "ERR <msg>"
- *   pcap-oracle match-noopt CAPTURE EXPRFILE   the same, compiled without libpcap's optimiser
  *   pcap-oracle compile     DLT     EXPRFILE   per expression: "OK <instructions>"       | "ERR <msg>"
+ *   pcap-oracle count-opt | match-opt | compile-opt   the same with libpcap's optimiser
+ *   pcap-oracle match-noopt CAPTURE EXPRFILE   = match (older name)
  *   pcap-oracle records     CAPTURE            "DLT <n>", per packet "<caplen> <len> <hex>", then "END" | "ERR <msg>"
  *
  * EXPRFILE holds one expression per line ("-" reads stdin).
@@ -93,9 +97,18 @@ static int records(const char *path) {
 int main(int argc, char **argv) {
 	char errbuf[PCAP_ERRBUF_SIZE];
 	if (argc == 3 && strcmp(argv[1], "records") == 0) return records(argv[2]);
-	if (argc != 4) { fprintf(stderr, "usage: %s count|match|match-noopt|compile CAPTURE|DLT EXPRFILE\n", argv[0]); return 2; }
-	const char *mode = argv[1];
-	int optimize = strcmp(mode, "match-noopt") != 0;
+	if (argc != 4) { fprintf(stderr, "usage: %s count|match|compile[-opt]|match-noopt CAPTURE|DLT EXPRFILE\n", argv[0]); return 2; }
+	/* "match-opt" -> mode "match", optimised; "match-noopt" -> "match". */
+	char mode[32];
+	snprintf(mode, sizeof mode, "%s", argv[1]);
+	int optimize = 0;
+	size_t ml = strlen(mode);
+	if (ml > 4 && strcmp(mode + ml - 4, "-opt") == 0) { optimize = 1; mode[ml - 4] = 0; }
+	else if (ml > 6 && strcmp(mode + ml - 6, "-noopt") == 0) mode[ml - 6] = 0;
+	if (strcmp(mode, "count") != 0 && strcmp(mode, "match") != 0 && strcmp(mode, "compile") != 0) {
+		fprintf(stderr, "unknown mode %s\n", argv[1]);
+		return 2;
+	}
 	pcap_t *p;
 	struct packet *pkts = NULL;
 	size_t npkts = 0, cap = 0;

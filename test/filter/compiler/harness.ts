@@ -54,25 +54,21 @@ export function oracleBuilt(): string {
   return path.join(ROOT, 'build/pcap-oracle');
 }
 
-/** libpcap's verdict per expression: 'ERR ...' or a string of 0/1 per packet. */
+/** libpcap's verdict per expression (optimiser off): 'ERR ...' or a string of 0/1/H per packet. */
 export function oracleMatch(capture: string, exprs: readonly string[]): string[] {
   const out = execFileSync(oracleBuilt(), ['match', capture, '-'], { input: exprs.join('\n') + '\n', maxBuffer: 1 << 26 });
   return out.toString().trimEnd().split('\n').map((l) => (l.startsWith('OK ') ? l.slice(3) : l.startsWith('OK') ? '' : l));
 }
 
-/**
- * Our verdict per expression: 'ERR', 'LIBPCAP' or 0/1 per packet; '-' for packets a rule planned
- * inexact on short packets (exactOnTruncated false) is not promised to agree on (caplen < snapNeeded).
- */
+/** Our verdict per expression: 'ERR', 'LIBPCAP' or 0/1 per packet. */
 export function ourMatch(cap: Capture, exprs: readonly string[]): string[] {
   const bytes = new Float64Array(exprs.length), packets = new Float64Array(exprs.length);
   const m = compileMatcher(exprs.map((expr, slot) => ({ slot, expr })), cap.linkType, bytes, packets);
   const bits: string[][] = exprs.map(() => []);
-  const lenient = m.plans.map((p) => (p.engine === 'javascript' && !p.exactOnTruncated ? p.snapNeeded : 0));
   for (const p of cap.packets) {
     packets.fill(0);
     m.match(p.data, p.caplen, p.wirelen);
-    for (let i = 0; i < exprs.length; i++) bits[i].push(p.caplen < lenient[i] ? '-' : packets[i] ? '1' : '0');
+    for (let i = 0; i < exprs.length; i++) bits[i].push(packets[i] ? '1' : '0');
   }
   return m.plans.map((plan, i) => (plan.engine === 'javascript' ? bits[i].join('') : plan.engine === 'error' ? 'ERR' : 'LIBPCAP'));
 }
@@ -91,17 +87,29 @@ export function writePcap(file: string, cap: Capture): void {
   writeFileSync(file, Buffer.concat(parts));
 }
 
-export function compare(file: string, cap: Capture, exprs: readonly string[]): string[] {
+/** Per expression: packet decisions compared with libpcap, and how many of them were matches. */
+export interface Compared { decisions: number; matches: number }
+
+/**
+ * Every decision of every expression against libpcap's (optimiser off); none excused. `tally`
+ * collects per expression how many decisions were compared (tests assert they compared some).
+ */
+export function compare(file: string, cap: Capture, exprs: readonly string[], tally?: Map<string, Compared>): string[] {
   const theirs = oracleMatch(file, exprs);
   const ours = ourMatch(cap, exprs);
   const bad: string[] = [];
   exprs.forEach((e, i) => {
     if (ours[i] === 'LIBPCAP') return;
-    if (ours[i] === 'ERR') { if (!theirs[i].startsWith('ERR')) bad.push(`${path.basename(file)}: ${e}: we refuse, libpcap accepts`); return; }
-    if (theirs[i].startsWith('ERR')) return; // e.g. "rejects all packets" on this link type: libpcap's check wins in the daemon
-    const same = theirs[i].length === ours[i].length && [...ours[i]].every((c, k) => c === '-' || c === theirs[i][k]);
+    const refused = theirs[i].startsWith('ERR');
+    if (ours[i] === 'ERR') { if (!refused) bad.push(`${path.basename(file)}: ${e}: we refuse, libpcap accepts`); return; }
+    if (refused) { bad.push(`${path.basename(file)}: ${e}: libpcap refuses it (${theirs[i]}), we evaluate it`); return; }
+    const same = theirs[i].length === ours[i].length && [...ours[i]].every((c, k) => theirs[i][k] === 'H' || c === theirs[i][k]);
     if (!same) bad.push(`${path.basename(file)}: ${JSON.stringify(e)}\n  libpcap ${theirs[i]}\n  ours    ${ours[i]}`);
+    if (tally) {
+      const t = tally.get(e) ?? { decisions: 0, matches: 0 };
+      for (const c of theirs[i]) if (c !== 'H') { t.decisions++; if (c === '1') t.matches++; }
+      tally.set(e, t);
+    }
   });
   return bad;
 }
-

@@ -1,10 +1,9 @@
 /**
  * Runs the filter engine (src/filter) over captured packets and compares its
- * per-packet decisions with libpcap's (the oracle). Shared by the diff tests.
+ * per-packet decisions with libpcap's, optimiser off (the oracle). Shared by the diff tests.
  */
 import { appendFileSync } from 'node:fs';
 import type { CapturedPacket } from '../gen/pcap-file';
-import { oracleMatchUnoptimized } from '../gen/oracle';
 import type { OracleAnswer } from '../gen/oracle';
 import { compileMatcher } from './engine';
 import type { RulePlan } from './engine';
@@ -157,33 +156,6 @@ export function assertClean(title: string, problems: readonly string[], ms: read
   if (ms.length) parts.push(mismatchReport(title, ms));
   if (hint) parts.push(hint);
   throw new Error(parts.join('\n'));
-}
-
-/**
- * Rules planned with exactOnTruncated=false may differ from libpcap where
- * libpcap's optimizer dropped a test (with its loads) that would have failed
- * on a short packet. Such a difference is excused only when the engine gives
- * exactly libpcap's UNOPTIMIZED answer on that packet; anything else stays a
- * mismatch. found[i] holds the mismatches of exprs[i].
- */
-export function excuseOptimizerEffects(capturePath: string, exprs: readonly string[], plans: readonly RulePlan[], bits: readonly (string | null)[],
-  found: readonly Mismatch[][]): { kept: Mismatch[][]; excused: number } {
-  const ask = exprs.map((_, i) => i).filter((i) => found[i].length > 0 && plans[i].engine === 'javascript' && !(plans[i] as { exactOnTruncated?: boolean }).exactOnTruncated);
-  const kept = found.map((f) => [...f]);
-  if (ask.length === 0) return { kept, excused: 0 };
-  const unopt = oracleMatchUnoptimized(capturePath, ask.map((i) => exprs[i]));
-  let excused = 0;
-  ask.forEach((i, k) => {
-    const a = unopt[k];
-    if (!a.ok) return;
-    const got = bits[i] ?? '';
-    kept[i] = found[i].filter((m) => {
-      const same = a.value[m.packet] === got[m.packet];
-      if (same) excused++;
-      return !same;
-    });
-  });
-  return { kept, excused };
 }
 
 /**

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writePcapFile } from './pcap-file';
-import { oracleCompile, oracleMatchLoopSafe, oracleMatchUnoptimized } from './oracle';
+import { oracleCompile, oracleMatch } from './oracle';
 import { compileMatcher } from '../diff/engine';
 
 /** Splits at top-level and/or (outside parentheses and brackets); keeps each connective with the term after it. */
@@ -72,11 +72,8 @@ function engineAnswer(expr: string, dlt: number, pkt: Uint8Array, wirelen: numbe
   return counts[0] > 0 ? '1' : '0';
 }
 
-/**
- * @param lenient the rule is declared exactOnTruncated=false: a candidate only counts when the
- *   engine also differs from libpcap's unoptimized answer.
- */
-export function minimize(expr: string, dlt: number, pkt: Uint8Array, wirelen: number, fileLinkType = dlt, lenient = false): string {
+/** Shrinks expr while the engine still disagrees with libpcap (optimiser off) on this packet. */
+export function minimize(expr: string, dlt: number, pkt: Uint8Array, wirelen: number, fileLinkType = dlt): string {
   const dir = mkdtempSync(join(tmpdir(), 'bpfcountd-min-'));
   try {
     const path = join(dir, 'one.pcap');
@@ -85,14 +82,12 @@ export function minimize(expr: string, dlt: number, pkt: Uint8Array, wirelen: nu
     for (let round = 0; round < 50; round++) {
       const cands = candidates(best).sort((a, b) => a.length - b.length);
       if (cands.length === 0) break;
-      const answers = oracleMatchLoopSafe(path, cands);
-      const unopt = lenient ? oracleMatchUnoptimized(path, cands) : answers;
+      const answers = oracleMatch(path, cands);
       const next = cands.find((c, i) => {
         const a = answers[i];
-        const u = unopt[i];
-        if (!a.ok || a.value === 'H' || !u.ok) return false;
+        if (!a.ok || a.value === 'H') return false;
         const e = engineAnswer(c, dlt, pkt, wirelen);
-        return e !== null && e !== a.value && e !== u.value;
+        return e !== null && e !== a.value;
       });
       if (!next) break;
       best = next;

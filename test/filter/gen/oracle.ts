@@ -19,12 +19,13 @@ function ensureBuilt(): void {
 
 export type OracleAnswer = { ok: true; value: string } | { ok: false; error: string };
 
-function run(mode: 'count' | 'match' | 'compile' | 'loopsafe' | 'loopsafe-noopt', target: string, exprs: readonly string[]): OracleAnswer[] {
+type Mode = 'count' | 'match' | 'compile' | 'match-opt' | 'compile-opt';
+
+function run(mode: Mode, target: string, exprs: readonly string[]): OracleAnswer[] {
   ensureBuilt();
   for (const e of exprs) if (/[\n\r]/.test(e)) throw new Error(`expression with a line break: ${JSON.stringify(e)}`);
-  // Every mode of the oracle is safe against libpcap's looping protochain.
-  const oracleMode = mode === 'loopsafe' ? 'match' : mode === 'loopsafe-noopt' ? 'match-noopt' : mode;
-  const out = execFileSync(ORACLE, [oracleMode, target, '-'], { input: exprs.map((e) => `${e}\n`).join(''), maxBuffer: 1 << 30, encoding: 'utf8', timeout: TIMEOUT_MS, killSignal: 'SIGKILL' });
+  // Every mode of the oracle is safe against libpcap's looping protochain ('H' packets).
+  const out = execFileSync(ORACLE, [mode, target, '-'], { input: exprs.map((e) => `${e}\n`).join(''), maxBuffer: 1 << 30, encoding: 'utf8', timeout: TIMEOUT_MS, killSignal: 'SIGKILL' });
   const lines = out.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   if (lines.length !== exprs.length) throw new Error(`oracle answered ${lines.length} lines for ${exprs.length} expressions`);
@@ -35,30 +36,31 @@ function run(mode: 'count' | 'match' | 'compile' | 'loopsafe' | 'loopsafe-noopt'
   });
 }
 
-/** Per expression: the per-packet match string ("0101...") or libpcap's error. */
+/**
+ * Per expression: the per-packet match string ("0101...") or libpcap's error, with libpcap's
+ * optimiser OFF (the daemon's meaning). Packets on which libpcap's filter never returns (see
+ * pcap-oracle.c: protochain over a looping AH chain) are marked 'H'.
+ */
 export function oracleMatch(capturePath: string, exprs: readonly string[]): OracleAnswer[] {
   return run('match', capturePath, exprs);
 }
 
-/**
- * Like oracleMatch, but packets on which libpcap's filter never returns (see
- * pcap-oracle.c: protochain over a looping AH chain) are marked 'H'.
- */
-export function oracleMatchLoopSafe(capturePath: string, exprs: readonly string[]): OracleAnswer[] {
-  return run('loopsafe', capturePath, exprs);
+/** libpcap's answers WITH its optimiser: information only, never an expected value. */
+export function oracleMatchOptimized(capturePath: string, exprs: readonly string[]): OracleAnswer[] {
+  return run('match-opt', capturePath, exprs);
 }
 
-/** libpcap's answers with its optimizer off (only to classify optimizer-made differences). */
-export function oracleMatchUnoptimized(capturePath: string, exprs: readonly string[]): OracleAnswer[] {
-  return run('loopsafe-noopt', capturePath, exprs);
-}
-
-/** Per expression: "<packets> <wirebytes>" or libpcap's error. */
+/** Per expression: "<packets> <wirebytes>" or libpcap's error (optimiser off). */
 export function oracleCount(capturePath: string, exprs: readonly string[]): OracleAnswer[] {
   return run('count', capturePath, exprs);
 }
 
-/** Per expression: the instruction count, or libpcap's compile error for that link type. */
+/** Per expression: the instruction count, or libpcap's compile error for that link type (optimiser off). */
 export function oracleCompile(linkType: number, exprs: readonly string[]): OracleAnswer[] {
   return run('compile', String(linkType), exprs);
+}
+
+/** The same with libpcap's optimiser (what the binding, which always optimises, accepts). */
+export function oracleCompileOptimized(linkType: number, exprs: readonly string[]): OracleAnswer[] {
+  return run('compile-opt', String(linkType), exprs);
 }
