@@ -1,6 +1,10 @@
 /**
  * One served instance: its socket, its counters (kept across hot-plug and
- * reload), and, while its interface exists, its CaptureSet.
+ * reload), and, while its interface exists, its CaptureSet. The socket is
+ * created once the capture counts (as the C original did): a client that can
+ * connect knows its traffic is counted from then on. A section still waiting
+ * for its interface has none (ubus says `waiting`); one whose interface went
+ * away keeps it, with the counters it has.
  *
  *   waiting --(interface appears)--> running --(interface vanishes)--> waiting
  */
@@ -90,9 +94,29 @@ export class ServedInstance {
   }
 
   async start(): Promise<void> {
-    this.socket = new TextSocket(this.spec.socketPath, () => this.counterLines());
-    await this.socket.listen();
+    this.starting = true;
     this.poll();
+    this.starting = false;
+    // A socket that cannot be served at start (e.g. another daemon answers on it) fails the start.
+    await this.socketReady;
+  }
+
+  private starting = false;
+  /** The socket being created or already listening (resolves at once when there is none yet). */
+  private socketReady: Promise<void> = Promise.resolve();
+
+  /** After the first successful attach: the socket, without a gap in counting. */
+  private openSocket(): void {
+    if (this.socket) return;
+    const socket = new TextSocket(this.spec.socketPath, () => this.counterLines());
+    this.socket = socket;
+    const listening = socket.listen();
+    this.socketReady = listening;
+    const atStart = this.starting;
+    listening.catch((err: unknown) => {
+      if (this.socket === socket) this.socket = undefined;
+      if (!atStart) this.options.log(`${this.spec.name}: cannot serve ${socket.path}: ${messageOf(err)}`);
+    });
   }
 
   /** Called once a second: hot-plug and rate samples. */
@@ -145,8 +169,8 @@ export class ServedInstance {
    * keep counting.
    */
   async update(spec: ServedSpec): Promise<void> {
-    if (spec.socketPath !== this.spec.socketPath) {
-      this.socket?.close();
+    if (spec.socketPath !== this.spec.socketPath && this.socket) {
+      this.socket.close();
       this.socket = new TextSocket(spec.socketPath, () => this.counterLines());
       await this.socket.listen();
     }
@@ -258,6 +282,7 @@ export class ServedInstance {
     this.capture = capture;
     this.state = 'running';
     capture.startLive((why) => this.lost(why));
+    this.openSocket();
     this.options.log(`${spec.name}: counting ${spec.rules.length} rules on ${spec.ifname}`);
     const ownHandles = capture.handles().length - (capture.sharesCapture() ? 1 : 0);
     if (ownHandles >= OWN_HANDLES_WARNING) {
