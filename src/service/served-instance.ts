@@ -19,6 +19,7 @@ import { Counters } from '../engine/counters';
 import { RateWindow } from '../engine/rates';
 import type { InstanceRules, InstanceStats, InstanceState } from './model';
 import { TextSocket, type CounterLine } from '../outputs/text-socket';
+import { collectGarbageSoon } from './collect-garbage';
 
 export interface ServedSpec {
   name: string;
@@ -283,6 +284,7 @@ export class ServedInstance {
     this.state = 'running';
     capture.startLive((why) => this.lost(why));
     this.openSocket();
+    collectGarbageSoon();
     this.options.log(`${spec.name}: counting ${spec.rules.length} rules on ${spec.ifname}`);
     const ownHandles = capture.handles().length - (capture.sharesCapture() ? 1 : 0);
     if (ownHandles >= OWN_HANDLES_WARNING) {
@@ -309,6 +311,7 @@ export class ServedInstance {
   }
 
   private detach(): void {
+    if (this.capture) collectGarbageSoon();
     this.capture?.close();
     this.capture = undefined;
     this.state = 'waiting';
