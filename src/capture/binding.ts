@@ -26,10 +26,22 @@ export interface NativeSession {
    * after close() (the handle is then freed).
    */
   dispatch(packet: Buffer, header: Buffer): number;
+  /**
+   * Delivers every packet that is ready in batches: packets copied back to
+   * back into `data`, and (offset, caplen, wirelen) per packet as native
+   * uint32 into `headers`; `onBatch(count)` is called whenever either is full
+   * and once at the end. Returns 0 when nothing is left, -1 on error, -2 after
+   * close(). (Added by openwrt/node-pcap/patches.)
+   */
+  dispatch_batch(data: Buffer, headers: Buffer, onBatch: (count: number) => void): number;
   /** Makes libuv call `read_callback` whenever the capture fd is readable. */
   start_polling(): void;
   read_callback?: () => void;
-  /** Only breaks the loop: the next dispatch() frees the handle. */
+  /**
+   * Frees the socket, its ring and the poll handle at once; from inside a
+   * dispatch, when that dispatch returns (patched: the npm package freed a
+   * handle only in the next read).
+   */
   close(): void;
   stats(): NativeStats;
 }

@@ -1,13 +1,20 @@
 /**
  * One libpcap handle (live interface or capture file) delivering packets to
- * a sink. The packet and header buffers are allocated once per handle: the
- * native side copies every packet into them, so the data path allocates
- * nothing per packet.
+ * a sink in batches. The native side copies every ready packet into one batch
+ * buffer and its header array and calls JavaScript once per batch, so the
+ * data path allocates nothing per packet. Dispatches never overlap (they run
+ * to completion on the event loop), so every handle shares the same batch
+ * arrays: a reload or re-attach allocates none, and nothing waits for the
+ * garbage collector.
  */
 import { linkTypeNumber, nativePcap, type NativeSession, type NativeStats } from './binding';
 
-/** Receives each packet: the shared buffer, its captured length and its wire length. */
-export type PacketSink = (packet: Buffer, caplen: number, wirelen: number) => void;
+/**
+ * Receives `count` packets: packet i lies in `data` at `headers[3i]`, is
+ * `headers[3i + 1]` bytes long as captured and was `headers[3i + 2]` bytes
+ * on the wire. Both arrays are reused for the next batch.
+ */
+export type BatchSink = (data: Uint8Array, headers: Uint32Array, count: number) => void;
 
 export interface LiveOptions {
   /** Kernel filter ('' = every packet). */
@@ -21,51 +28,58 @@ export interface LiveOptions {
 /** The largest snap length libpcap uses (MAXIMUM_SNAPLEN). */
 export const MAX_SNAPLEN = 262144;
 
-/**
- * open -> closing -> freed. The binding frees a handle only in a dispatch()
- * after close(), and a live dispatch() reaches that only when a packet is
- * waiting: a closed live handle is freed by the next packet that passes its
- * filter (nothing is counted any more meanwhile).
- */
-type HandleState = 'open' | 'closing' | 'freed';
+/** Packets per batch at most, and the batch buffer's size (at least one whole packet of the largest snap length). */
+const BATCH_PACKETS = 4096;
+const BATCH_BYTES = MAX_SNAPLEN;
+
+/** The batch arrays every handle dispatches into (sinks must not keep them past their call). */
+const batch = {
+  data: Buffer.alloc(0),
+  headers: new Uint32Array(0),
+  headerBytes: Buffer.alloc(0),
+  busy: false,
+};
+function batchArrays(): typeof batch {
+  if (batch.data.length === 0) {
+    batch.data = Buffer.alloc(BATCH_BYTES);
+    // An ArrayBuffer of its own keeps the uint32 view aligned.
+    batch.headers = new Uint32Array(new ArrayBuffer(BATCH_PACKETS * 12));
+    batch.headerBytes = Buffer.from(batch.headers.buffer);
+  }
+  return batch;
+}
 
 export class CaptureHandle {
   private readonly session: NativeSession;
-  private readonly packet: Buffer;
-  private readonly header: Buffer;
-  private state: HandleState = 'open';
-  private sink: PacketSink;
+  private open = true;
+  private sink: BatchSink;
   readonly linkType: number;
 
-  private constructor(open: (session: NativeSession, onPacket: () => void) => string, bufferLength: number, sink: PacketSink) {
+  private constructor(open: (session: NativeSession) => string, sink: BatchSink) {
     this.session = new (nativePcap().PcapSession)();
     this.sink = sink;
-    const packet = Buffer.alloc(bufferLength);
-    // An ArrayBuffer of its own keeps the uint32 view aligned.
-    const headerBytes = new ArrayBuffer(16);
-    const header32 = new Uint32Array(headerBytes);
-    this.packet = packet;
-    this.header = Buffer.from(headerBytes);
-    const onPacket = (): void => {
-      const caplen = header32[2];
-      this.sink(packet, caplen < bufferLength ? caplen : bufferLength, header32[3]);
-    };
-    this.linkType = linkTypeNumber(open(this.session, onPacket));
+    try {
+      this.linkType = linkTypeNumber(open(this.session));
+    } catch (err) {
+      // Whatever libpcap opened before refusing is given back now.
+      this.session.close();
+      throw err;
+    }
   }
 
   /** Throws libpcap's message when the interface or the filter is refused. */
-  static openLive(device: string, options: LiveOptions, sink: PacketSink): CaptureHandle {
+  static openLive(device: string, options: LiveOptions, sink: BatchSink): CaptureHandle {
     return new CaptureHandle(
-      (session, onPacket) => session.open_live(device, options.filter, options.bufferSize, options.snapLength, '',
-        onPacket, false, options.timeoutMs, ignoreWarning, true),
-      options.snapLength, sink);
+      (session) => session.open_live(device, options.filter, options.bufferSize, options.snapLength, '',
+        ignorePacket, false, options.timeoutMs, ignoreWarning, true),
+      sink);
   }
 
   /** Throws libpcap's message when the file or the filter is refused. */
-  static openFile(path: string, filter: string, sink: PacketSink): CaptureHandle {
+  static openFile(path: string, filter: string, sink: BatchSink): CaptureHandle {
     return new CaptureHandle(
-      (session, onPacket) => session.open_offline(path, filter, 0, 0, '', onPacket, false, 0, ignoreWarning, false),
-      MAX_SNAPLEN, sink);
+      (session) => session.open_offline(path, filter, 0, 0, '', ignorePacket, false, 0, ignoreWarning, false),
+      sink);
   }
 
   /** Reads a capture file to its end. */
@@ -74,20 +88,35 @@ export class CaptureHandle {
   }
 
   private dispatch(): number {
-    if (this.state === 'freed') return -2;
-    const result = this.session.dispatch(this.packet, this.header);
-    if (result === -2) this.state = 'freed';
+    if (!this.open) return -2;
+    const arrays = batchArrays();
+    if (arrays.busy) throw new Error('capture dispatch inside another dispatch');
+    arrays.busy = true;
+    let result: number;
+    try {
+      result = this.session.dispatch_batch(arrays.data, arrays.headerBytes, this.deliver);
+    } finally {
+      arrays.busy = false;
+    }
+    if (result === -2) this.open = false;
     return result;
   }
+
+  /** Reads this.sink per batch: follows retarget() and close() made from inside a batch. */
+  private readonly deliver = (count: number): void => this.sink(batch.data, batch.headers, count);
 
   /**
    * Starts delivering live packets from the event loop. `onError` is called
    * once if libpcap reports an error (e.g. the interface went away).
    */
   startLive(onError: (message: string) => void, alreadyPolling = false): void {
+    let reported = false;
     this.session.read_callback = () => {
       const result = this.dispatch();
-      if (result === -1 && this.state === 'open') onError('libpcap read error');
+      if (result === -1 && this.open && !reported) {
+        reported = true;
+        onError('libpcap read error');
+      }
     };
     if (alreadyPolling) return;
     this.session.start_polling();
@@ -96,14 +125,14 @@ export class CaptureHandle {
   }
 
   /** Where packets go from now on; returns where they went. For handing a handle to a reloaded rule set. */
-  retarget(sink: PacketSink): PacketSink {
+  retarget(sink: BatchSink): BatchSink {
     const previous = this.sink;
-    if (this.state === 'open') this.sink = sink;
+    if (this.open) this.sink = sink;
     return previous;
   }
 
   stats(): NativeStats | undefined {
-    if (this.state !== 'open') return undefined;
+    if (!this.open) return undefined;
     try {
       return this.session.stats();
     } catch {
@@ -111,12 +140,13 @@ export class CaptureHandle {
     }
   }
 
+  /** Gives back the socket and its ring at once (from inside a batch: when that dispatch returns). */
   close(): void {
-    if (this.state !== 'open') return;
-    this.state = 'closing';
-    this.sink = ignorePacket;
+    if (!this.open) return;
+    this.open = false;
+    this.sink = ignoreBatch;
+    this.session.read_callback = undefined;
     this.session.close();
-    this.dispatch();
   }
 }
 
@@ -124,3 +154,5 @@ export class CaptureHandle {
 function ignoreWarning(): void {}
 
 function ignorePacket(): void {}
+
+function ignoreBatch(): void {}

@@ -4,12 +4,13 @@
  * capture handle and one compiled function; every other rule gets a libpcap
  * handle of its own whose kernel filter is the rule itself.
  *
- *   packet -> CaptureHandle -> compiled match() -> Counters        (javascript rules)
- *   packet -> CaptureHandle(kernel filter = rule) -> Counters       (libpcap rules)
+ *   batch -> CaptureHandle -> compiled matchAt() per packet -> Counters   (javascript rules)
+ *   batch -> CaptureHandle(kernel filter = rule) -> Counters              (libpcap rules)
  */
 import type { Rule } from '../config/expand';
 import { ConfigError } from '../config/errors';
-import { CaptureHandle, MAX_SNAPLEN, type PacketSink } from '../capture/handle';
+import { DLT } from '../capture/binding';
+import { CaptureHandle, MAX_SNAPLEN, type BatchSink } from '../capture/handle';
 import { ExpressionChecker } from '../capture/validate';
 import { sharedKernelFilter, type KernelTerm } from '../capture/prefilter';
 import { isLiveOnlyRefusal, isRejectsAllRefusal, usesKernelMetadata } from '../capture/live-only';
@@ -45,13 +46,25 @@ export interface RulePlanInfo {
 const LIVE_TIMEOUT_MS = 250;
 
 /**
- * After pcap_setfilter() libpcap re-filters the ring's current block in user
- * space, where kernel metadata (inbound, outbound, ifindex) reads as "no
- * match": with TPACKET_V3 blocks that loses the first block's packets.
- * Immediate mode uses TPACKET_V2 frames, where that is one frame at most.
+ * Buffered mode (TPACKET_V3) splits the buffer into blocks of 256 KiB, and
+ * the kernel drops what arrives while every block is full or being read: a
+ * buffer of one or two blocks (Gluon uses 128 KiB) loses packets at every
+ * read. Below this size immediate mode is used: its ring has one slot per
+ * packet, sized by the snap length, and every slot is free as soon as read.
  */
-function timeoutFor(filter: string): number {
-  return usesKernelMetadata(filter) ? 0 : LIVE_TIMEOUT_MS;
+const BUFFERED_MIN_BYTES = 1024 * 1024;
+
+/**
+ * The patched binding attaches kernel filters to the socket itself, so no
+ * packet goes through libpcap's user-space re-filter (where kernel metadata,
+ * inbound/outbound/ifindex, reads as "no match"). Cooked sockets (SLL) still
+ * use pcap_setfilter(), which re-filters the first ring block (buffered mode)
+ * or frame (immediate mode): there immediate mode limits that to one packet.
+ */
+function timeoutFor(filter: string, linkType: number, bufferSize: number): number {
+  const cooked = linkType === DLT.LINUX_SLL || linkType === DLT.LINUX_SLL2;
+  if (cooked && usesKernelMetadata(filter)) return 0;
+  return bufferSize < BUFFERED_MIN_BYTES ? 0 : LIVE_TIMEOUT_MS;
 }
 
 /**
@@ -113,7 +126,7 @@ export class CaptureSet {
   }
 
   /** Handles taken over from the donor, with where their packets went before. */
-  private borrowed: { handle: CaptureHandle; sink: PacketSink; key: string; wasMain: boolean }[] = [];
+  private borrowed: { handle: CaptureHandle; sink: BatchSink; key: string; wasMain: boolean }[] = [];
   private donor?: CaptureSet;
 
   private giveBack(): void {
@@ -128,7 +141,7 @@ export class CaptureSet {
   }
 
   /** A reload keeps a capture whose filter, snap length and buffer are unchanged: no gap, no new socket. */
-  private takeOver(key: string, sink: PacketSink): CaptureHandle | undefined {
+  private takeOver(key: string, sink: BatchSink): CaptureHandle | undefined {
     const donor = this.donor;
     if (!donor) return undefined;
     const released = donor.release(key);
@@ -213,7 +226,7 @@ export class CaptureSet {
       this.fileReader = { path: spec.source.path, layout, matchAt: js.matchAt };
       this.kernelFilter = '';
       this.kernelFilterNote = 'read in JavaScript';
-    } else if (js.match) {
+    } else if (js.matchAt) {
       // Reading a file, libpcap would run the OR in user space: only cost, no saving.
       const shared = spec.source.kind === 'file'
         ? { filter: spec.prefilter, note: 'read by libpcap, kernel filter = the prefilter' }
@@ -221,7 +234,7 @@ export class CaptureSet {
       this.kernelFilter = shared.filter;
       this.kernelFilterNote = shared.note;
       this.snapLength = this.sharedSnapLength(js.plans);
-      this.main = this.openMain(this.kernelFilter, js.match, this.snapLength);
+      this.main = this.openMain(this.kernelFilter, matchEach(js.matchAt), this.snapLength);
     }
     for (const { rule, slot, filter } of ruleFilters) {
       try {
@@ -287,12 +300,12 @@ export class CaptureSet {
     return Math.min(Math.max(snap, 1), MAX_SNAPLEN);
   }
 
-  private openHandle(filter: string, snapLength: number, sink: PacketSink): CaptureHandle {
+  private openHandle(filter: string, snapLength: number, sink: BatchSink): CaptureHandle {
     const { source } = this.spec;
     if (source.kind === 'file') return openFileUnoptimised(source.path, filter, sink);
     const key = `${source.ifname}\0${filter}\0${snapLength}\0${source.bufferSize}`;
     const handle = this.takeOver(key, sink) ?? CaptureHandle.openLive(source.ifname,
-      { filter, snapLength, bufferSize: source.bufferSize, timeoutMs: timeoutFor(filter) }, sink);
+      { filter, snapLength, bufferSize: source.bufferSize, timeoutMs: timeoutFor(filter, this.linkType, source.bufferSize) }, sink);
     const same = this.keyed.get(key);
     if (same) same.push(handle);
     else this.keyed.set(key, [handle]);
@@ -300,7 +313,7 @@ export class CaptureSet {
   }
 
   /** The first handle of a source: tells whether the source or the prefilter is at fault when libpcap refuses. */
-  private openMain(filter: string, sink: PacketSink, snapLength: number): CaptureHandle {
+  private openMain(filter: string, sink: BatchSink, snapLength: number): CaptureHandle {
     const { prefilter } = this.spec;
     try {
       return this.openHandle(filter, snapLength, sink);
@@ -371,7 +384,7 @@ export class CaptureSet {
  * refuse protochain: there the filter is compiled as is (libpcap skips its optimiser for code that
  * reads behind such a header anyway).
  */
-function openFileUnoptimised(path: string, filter: string, sink: PacketSink): CaptureHandle {
+function openFileUnoptimised(path: string, filter: string, sink: BatchSink): CaptureHandle {
   if (filter.trim() === '') return CaptureHandle.openFile(path, filter, sink);
   try {
     return CaptureHandle.openFile(path, `(${filter}) or (len < 0 and ip6 protochain 255)`, sink);
@@ -380,11 +393,21 @@ function openFileUnoptimised(path: string, filter: string, sink: PacketSink): Ca
   }
 }
 
-function countInto(counters: Counters, slot: number): PacketSink {
+/** The JavaScript rules, on every packet of a batch where it lies. */
+function matchEach(matchAt: MatchAtFn): BatchSink {
+  return (data, headers, count) => {
+    for (let i = 0, h = 0; i < count; i++, h += 3) matchAt(data, headers[h], headers[h + 1], headers[h + 2]);
+  };
+}
+
+/** A rule on its own handle: every packet its kernel filter passed. */
+function countInto(counters: Counters, slot: number): BatchSink {
   const { bytes, packets } = counters;
-  return (_packet, _caplen, wirelen) => {
-    bytes[slot] += wirelen;
-    packets[slot] += 1;
+  return (_data, headers, count) => {
+    let sum = 0;
+    for (let h = 2; h < 3 * count; h += 3) sum += headers[h];
+    bytes[slot] += sum;
+    packets[slot] += count;
   };
 }
 

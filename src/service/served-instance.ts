@@ -1,6 +1,10 @@
 /**
  * One served instance: its socket, its counters (kept across hot-plug and
- * reload), and, while its interface exists, its CaptureSet.
+ * reload), and, while its interface exists, its CaptureSet. The socket is
+ * created once the capture counts (as the C original did): a client that can
+ * connect knows its traffic is counted from then on. A section still waiting
+ * for its interface has none (ubus says `waiting`); one whose interface went
+ * away keeps it, with the counters it has.
  *
  *   waiting --(interface appears)--> running --(interface vanishes)--> waiting
  */
@@ -16,6 +20,7 @@ import { Counters } from '../engine/counters';
 import { RateWindow } from '../engine/rates';
 import type { InstanceRules, InstanceStats, InstanceState } from './model';
 import { TextSocket, type CounterLine } from '../outputs/text-socket';
+import { collectGarbageSoon } from './collect-garbage';
 
 export interface ServedSpec {
   name: string;
@@ -91,9 +96,29 @@ export class ServedInstance {
   }
 
   async start(): Promise<void> {
-    this.socket = new TextSocket(this.spec.socketPath, () => this.counterLines(), { log: this.options.log });
-    await this.socket.listen();
+    this.starting = true;
     this.poll();
+    this.starting = false;
+    // A socket that cannot be served at start (e.g. another daemon answers on it) fails the start.
+    await this.socketReady;
+  }
+
+  private starting = false;
+  /** The socket being created or already listening (resolves at once when there is none yet). */
+  private socketReady: Promise<void> = Promise.resolve();
+
+  /** After the first successful attach: the socket, without a gap in counting. */
+  private openSocket(): void {
+    if (this.socket) return;
+    const socket = new TextSocket(this.spec.socketPath, () => this.counterLines(), { log: this.options.log });
+    this.socket = socket;
+    const listening = socket.listen();
+    this.socketReady = listening;
+    const atStart = this.starting;
+    listening.catch((err: unknown) => {
+      if (this.socket === socket) this.socket = undefined;
+      if (!atStart) this.options.log(`${this.spec.name}: cannot serve ${socket.path}: ${messageOf(err)}`);
+    });
   }
 
   /** Called once a second: hot-plug and rate samples. */
@@ -146,8 +171,8 @@ export class ServedInstance {
    * keep counting.
    */
   async update(spec: ServedSpec): Promise<void> {
-    if (spec.socketPath !== this.spec.socketPath) {
-      this.socket?.close();
+    if (spec.socketPath !== this.spec.socketPath && this.socket) {
+      this.socket.close();
       this.socket = new TextSocket(spec.socketPath, () => this.counterLines(), { log: this.options.log });
       await this.socket.listen();
     }
@@ -262,6 +287,8 @@ export class ServedInstance {
     this.capture = capture;
     this.state = 'running';
     capture.startLive((why) => this.lost(why));
+    this.openSocket();
+    collectGarbageSoon();
     this.options.log(`${spec.name}: counting ${spec.rules.length} rules on ${spec.ifname}`);
     const ownHandles = capture.handles().length - (capture.sharesCapture() ? 1 : 0);
     if (ownHandles >= OWN_HANDLES_WARNING) {
@@ -288,6 +315,7 @@ export class ServedInstance {
   }
 
   private detach(): void {
+    if (this.capture) collectGarbageSoon();
     this.capture?.close();
     this.capture = undefined;
     this.state = 'waiting';

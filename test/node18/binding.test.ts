@@ -3,6 +3,8 @@
  * through it (filter compiled by the addon's libpcap) gives the packet and
  * wire-byte counts the libpcap oracle gives. Under Node 18 (test/node18/run.sh)
  * it also proves that the Node 18 build in build/node18 is the one in use.
+ * The batch API added by openwrt/node-pcap/patches gives the same counts, with
+ * small buffers too (many batches per read).
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +17,7 @@ interface OfflineSession {
     onPacket: () => void, monitor: boolean, bufferTimeoutMs: number, onWarning: (message: string) => void,
     promiscuous: boolean): string;
   dispatch(packet: Buffer, header: Buffer): number;
+  dispatch_batch(data: Buffer, headers: Buffer, onBatch: (count: number) => void): number;
   close(): void;
 }
 
@@ -66,6 +69,34 @@ function countWithAddon(binding: Binding, capture: string, filter: string): { li
   return { linkType, counts };
 }
 
+/** The same through dispatch_batch(), with a buffer of `bytes` and room for `slots` packets per batch. */
+function countWithBatches(binding: Binding, capture: string, filter: string, bytes: number, slots: number): Counted | null {
+  const session = new binding.PcapSession();
+  const data = Buffer.alloc(bytes);
+  const headers = new Uint32Array(new ArrayBuffer(slots * 12));
+  const counts: Counted = { packets: 0, bytes: 0 };
+  let batches = 0;
+  const onBatch = (count: number): void => {
+    assert.ok(count >= 1 && count <= slots, `batch of ${count}`);
+    batches++;
+    for (let i = 0; i < count; i++) {
+      assert.ok(headers[3 * i] + headers[3 * i + 1] <= bytes, 'packet inside the buffer');
+      counts.packets++;
+      counts.bytes += headers[3 * i + 2];
+    }
+  };
+  try {
+    session.open_offline(capture, filter, 0, 0, '', () => {}, false, 0, () => {}, false);
+  } catch {
+    return null;
+  }
+  assert.equal(session.dispatch_batch(data, Buffer.from(headers.buffer), onBatch), 0, `dispatch_batch on ${capture}`);
+  if (counts.packets > slots) assert.ok(batches > 1, 'a full header array starts a new batch');
+  session.close();
+  assert.equal(session.dispatch_batch(data, Buffer.from(headers.buffer), onBatch), -2, 'dispatch_batch after close()');
+  return counts;
+}
+
 /** libpcap's own answer with its optimiser, as the addon compiles (test/oracle/pcap-oracle.c): null for a refused expression. */
 function countWithOracle(capture: string, filters: string[]): (Counted | null)[] {
   const out = execFileSync(oracle, ['count-opt', capture, '-'], { input: filters.join('\n') + '\n', encoding: 'utf8' });
@@ -112,6 +143,8 @@ for (const { capture, linkType, filters } of cases) {
       assert.ok(got !== null, `the addon refused '${filter}' on ${capture}`);
       assert.equal(got.linkType, linkType);
       assert.deepEqual(got.counts, want, `'${filter}' on ${capture}`);
+      assert.deepEqual(countWithBatches(binding, path, filter, 262144, 4096), want, `batches: '${filter}' on ${capture}`);
+      assert.deepEqual(countWithBatches(binding, path, filter, 262144, 3), want, `batches of 3: '${filter}' on ${capture}`);
     });
   });
 }

@@ -2,15 +2,15 @@
  * A router's daemon lives for months through reloads (every `uci commit` +
  * reload_config) and interfaces that come and go (mesh, VPN): a capture that
  * is closed must give back its packet socket and ring (buffersize bytes of
- * pinned kernel memory each). Counted here as the packet rings the process
- * has mapped (`socket:[inode]` mappings in /proc/<pid>/maps) and its open
- * packet socket descriptors.
+ * pinned kernel memory each) at once, whatever the traffic (the patched
+ * binding frees a handle in close(), not in the next read). Counted here as
+ * the packet rings the process has mapped (`socket:[inode]` mappings in
+ * /proc/<pid>/maps), its open packet socket descriptors and its RSS, with two
+ * sections on the flapping interface and no packet sent meanwhile.
  *
- * The `pcap` binding frees a closed live capture only inside a read, which
- * libpcap reaches only when a packet is waiting (README, "Differences"): a
- * capture closed by a reload is freed by the next packet passing its old
- * filter; the capture of an interface that vanished stays until the daemon
- * restarts. Both are pinned here: the first exactly, the second as a bound.
+ * BPFC_HANDLE_CYCLES sets the number of hot-plug cycles and of reloads
+ * (default 15 for the suite; the issue's check is 200:
+ * `BPFC_HANDLE_CYCLES=200 node --test build/test/service/handles.test.js`).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,13 +18,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sleep, type Daemon } from '../support/daemon';
-import { replay } from '../support/netns';
-import { writeEthernetPcap } from '../support/pcap';
 import { requireLiveEnvironment } from '../support/root';
 import {
   addVeth, createServiceNet, destroyServiceNet, NO_UBUS, removeVeth, startServiceDaemon, uciText, waitForSockets, waitForStderr,
   writeAtomically, type ServiceNet,
 } from '../support/service';
+
+const CYCLES = Number(process.env.BPFC_HANDLE_CYCLES ?? '15');
+/** The issue's bound for RSS growth over the cycles. */
+const RSS_SLACK_KB = 3 * 1024;
+/** Reloads and hot-plug cycles before the start figures are taken. */
+const WARM_UP_ROUNDS = 10;
+
+function rssKb(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for ${pid}`);
+  return Number(m[1]);
+}
 
 function mappedRings(pid: number): number {
   return readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => /socket:\[\d+\]\s*$/.test(l)).length;
@@ -45,17 +55,7 @@ function socketFds(pid: number): number {
   }).length;
 }
 
-/** A broadcast ARP request: passes every filter used here (`arp or ...`). */
-function arpFrame(): Buffer {
-  const f = Buffer.alloc(60);
-  f.fill(0xff, 0, 6);
-  Buffer.from([0x02, 0xb0, 0xcf, 0, 0, 3]).copy(f, 6);
-  f.writeUInt16BE(0x0806, 12);
-  Buffer.from([0, 1, 8, 0, 6, 4, 0, 1]).copy(f, 14);
-  return f;
-}
-
-describe('service: closed captures release their sockets and rings', () => {
+describe('service: closed captures release their sockets, rings and memory at once', () => {
   let net: ServiceNet | undefined;
   let dir = '';
   let daemon: Daemon | undefined;
@@ -70,50 +70,65 @@ describe('service: closed captures release their sockets and rings', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test('reloads that change a rule: after the next packet, as many rings and sockets as after start; hot-plug: at most one kept per vanished interface', async () => {
+  test(`${CYCLES} reloads and ${CYCLES} hot-plug cycles under two sections: rings, sockets and RSS where they started`, async () => {
     net = createServiceNet();
     let mesh = addVeth(net, 'mesh0', 'pmesh0');
     const config = join(dir, 'bpfcountd');
-    const socket = join(dir, 'mesh.sock');
-    const arpPcap = join(dir, 'arp.pcap');
-    writeEthernetPcap(arpPcap, [arpFrame()]);
-    const write = (expr: string): void => writeAtomically(config, uciText([
-      { name: 'mesh', options: { ifname: 'mesh0', socket }, rules: [{ id: 'r', expr }, { id: 'all', expr: 'greater 0' }] },
+    const sockets = [join(dir, 'in.sock'), join(dir, 'all.sock')];
+    // Each section: a shared capture and a rule on its own handle.
+    const write = (generation: number): void => writeAtomically(config, uciText([
+      { name: 'mesh_in', options: { ifname: 'mesh0', socket: sockets[0], prefilter: 'inbound', buffersize: '1048576' },
+        rules: [{ id: 'r', expr: `arp or udp port ${generation}` }, { id: 'own', expr: `inbound and greater ${generation}` }] },
+      { name: 'mesh_all', options: { ifname: 'mesh0', socket: sockets[1], buffersize: '1048576' },
+        rules: [{ id: 'r', expr: `arp or udp port ${generation}` }, { id: 'own', expr: `outbound and greater ${generation}` }] },
     ]));
     writeFileSync(config, '');
-    write('arp');
-    daemon = startServiceDaemon(net, ['-c', config, '--runtime-dir', join(dir, 'runtime'), NO_UBUS], socket);
-    await waitForSockets(daemon, [socket]);
-    await waitForStderr(daemon, /serving 1 instance/);
+    write(0);
+    daemon = startServiceDaemon(net, ['-c', config, '--runtime-dir', join(dir, 'runtime'), NO_UBUS], sockets[0]);
+    await waitForSockets(daemon, sockets);
+    await waitForStderr(daemon, /serving 2 instances/);
     const pid = daemon.pid;
-    const start = { rings: mappedRings(pid), sockets: socketFds(pid) };
-    assert.ok(start.rings >= 1, 'the capture has a ring');
+    const measure = (): { rings: number; sockets: number; rssKb: number } => ({ rings: mappedRings(pid), sockets: socketFds(pid), rssKb: rssKb(pid) });
 
-    for (let i = 1; i <= 5; i++) {
-      const from = daemon.stderr.length;
-      write(`arp or udp port ${i}`);
+    const reload = async (generation: number): Promise<void> => {
+      const from = daemon!.stderr.length;
+      write(generation);
       process.kill(pid, 'SIGHUP');
-      await waitForStderr(daemon, /mesh: reloaded\n/, from);
-    }
-    const afterReloads = { rings: mappedRings(pid), sockets: socketFds(pid) };
-    replay(mesh, arpPcap);
-    await sleep(500);
-    assert.deepEqual({ rings: mappedRings(pid), sockets: socketFds(pid) }, start,
-      `after 5 reloads (${JSON.stringify(afterReloads)} before the next packet) and one packet. ${daemon.describe()}`);
+      await waitForStderr(daemon!, /mesh_all: reloaded\n/, from);
+    };
+    const flap = async (): Promise<void> => {
+      let from = daemon!.stderr.length;
+      removeVeth(net!, mesh);
+      await waitForStderr(daemon!, /mesh_in: .*waiting for it[\s\S]*mesh_all: .*waiting for it|mesh_all: .*waiting for it[\s\S]*mesh_in: .*waiting for it/, from, 5000);
+      from = daemon!.stderr.length;
+      mesh = addVeth(net!, 'mesh0', 'pmesh0');
+      await waitForStderr(daemon!, /mesh_in: counting[\s\S]*mesh_all: counting|mesh_all: counting[\s\S]*mesh_in: counting/, from, 5000);
+    };
 
-    const cycles = 2;
-    for (let i = 0; i < cycles; i++) {
-      let from = daemon.stderr.length;
-      removeVeth(net, mesh);
-      await waitForStderr(daemon, /waiting for it/, from, 5000);
-      from = daemon.stderr.length;
-      mesh = addVeth(net, 'mesh0', 'pmesh0');
-      await waitForStderr(daemon, /mesh: counting/, from, 5000);
+    const atStart = measure();
+    // Node's heap (new space) grows over the first rounds until its collections settle; what follows must not grow.
+    for (let i = 1; i <= WARM_UP_ROUNDS; i++) {
+      await reload(i);
+      await flap();
     }
-    replay(mesh, arpPcap);
     await sleep(500);
-    const now = { rings: mappedRings(pid), sockets: socketFds(pid) };
-    assert.ok(now.rings <= start.rings + cycles && now.sockets <= start.sockets + cycles,
-      `after ${cycles} hot-plug cycles: ${JSON.stringify(now)}, at start ${JSON.stringify(start)}. ${daemon.describe()}`);
+    const start = measure();
+    assert.ok(start.rings >= 4 && start.sockets >= 4, `two sections, two captures each: ${JSON.stringify(start)}`);
+
+    for (let i = 0; i < CYCLES; i++) await reload(WARM_UP_ROUNDS + 1 + i);
+    await sleep(500);
+    const afterReloads = measure();
+    for (let i = 0; i < CYCLES; i++) await flap();
+    await sleep(500);
+    const end = measure();
+    // For the record (the issue asks for the figures).
+    process.stdout.write(`# handles: daemon started ${JSON.stringify(atStart)}, after ${WARM_UP_ROUNDS} warm-up rounds ${JSON.stringify(start)}, after ${CYCLES} reloads ${JSON.stringify(afterReloads)}, `
+      + `after ${CYCLES} hot-plug cycles ${JSON.stringify(end)}\n`);
+    assert.deepEqual({ rings: afterReloads.rings, sockets: afterReloads.sockets }, { rings: start.rings, sockets: start.sockets },
+      `after ${CYCLES} reloads, no packet sent. ${daemon.describe()}`);
+    assert.deepEqual({ rings: end.rings, sockets: end.sockets }, { rings: start.rings, sockets: start.sockets },
+      `after ${CYCLES} hot-plug cycles, no packet sent. ${daemon.describe()}`);
+    assert.ok(end.rssKb - start.rssKb <= RSS_SLACK_KB,
+      `RSS grew from ${start.rssKb} kB to ${end.rssKb} kB over ${CYCLES} reloads and ${CYCLES} hot-plug cycles`);
   });
 });

@@ -130,21 +130,29 @@ export function countOf(lines: readonly CountLine[], id: string): CountLine {
 }
 
 /**
- * Polls the socket until `reached(lines)` holds and two consecutive reads are
- * equal; returns the last read (which the caller then compares exactly). On
- * timeout returns what it has: the comparison shows it.
+ * libpcap's buffer timeout is 250 ms (a frame may wait that long in the
+ * ring): "no more packets" means equal reads this far apart.
+ */
+export const QUIET_MS = 600;
+
+/**
+ * Polls the socket until `reached(lines)` holds and then no read changes for
+ * QUIET_MS; returns the last read (which the caller then compares exactly).
+ * On timeout returns what it has: the comparison shows it.
  */
 export async function waitForSettledCounts(d: Daemon, reached: (lines: readonly CountLine[]) => boolean, timeoutMs = 10_000): Promise<CountLine[]> {
   const deadline = Date.now() + timeoutMs;
-  let previous = '';
   let lines: CountLine[] = [];
   while (Date.now() < deadline) {
     if (d.hasExited) throw new Error(`daemon exited while counting. ${d.describe()}`);
     lines = await readCounts(d.socketPath);
-    const now = JSON.stringify(lines);
-    if (reached(lines) && now === previous) return lines;
-    previous = now;
-    await sleep(100);
+    if (reached(lines)) break;
+    await sleep(50);
   }
-  return lines;
+  for (;;) {
+    await sleep(QUIET_MS);
+    const again = await readCounts(d.socketPath);
+    if (JSON.stringify(again) === JSON.stringify(lines) || Date.now() >= deadline) return again;
+    lines = again;
+  }
 }

@@ -9,8 +9,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, renameSync, writeFileSync } from 'node:fs';
-import { Daemon, sleep } from './daemon';
-import { ALL_ID, expectedCounts, formatLines, PROBE_ID, type RuleDef } from './live-count';
+import { Daemon, QUIET_MS, sleep } from './daemon';
+import { ALL_ID, expectedCounts, formatLines, type RuleDef } from './live-count';
 import { createLink, destroyLink, nsRun, replay, run, type VethLink } from './netns';
 import { DAEMON } from './paths';
 import { readCounts, type CountLine } from './socket-client';
@@ -176,21 +176,15 @@ export function countIn(lines: readonly CountLine[], id: string): CountLine {
 
 /**
  * What a section is expected to have counted: per rule, libpcap's counts
- * summed over the frames it saw, plus the probe frames it counted (read from
- * the daemon at the end, since a capture may miss the first probe).
+ * summed over the frames sent that it sees. Nothing here is read from the
+ * daemon under test.
  */
 export class SectionExpectation {
   lines: CountLine[];
-  /** Probes whose counts are already in `lines`. */
-  private probesIncluded = 0;
-  private readonly perProbe: CountLine[];
 
-  constructor(readonly rules: readonly RuleDef[], private mac: string, probePcap: string) {
+  constructor(readonly rules: readonly RuleDef[], private mac: string) {
     this.lines = rules.map((r) => ({ id: r.id, packets: 0, bytes: 0 }));
-    this.perProbe = expectedCounts(probePcap, rules, mac).map((c, i) => ({ id: rules[i].id, ...c }));
-    if (countIn(this.perProbe, PROBE_ID).packets !== 1 || countIn(this.perProbe, ALL_ID).packets !== 1) {
-      throw new Error('the probe frame must match the _probe and _all rules once');
-    }
+    if (!rules.some((r) => r.id === ALL_ID)) throw new Error(`a watched section needs an ${ALL_ID} rule`);
   }
 
   /** A new interface MAC (re-created interface): later captures are counted with it. */
@@ -209,90 +203,55 @@ export class SectionExpectation {
     return this;
   }
 
-  /** Starts from counters the daemon showed (e.g. checked before, kept across a reload). */
-  rebase(actual: readonly CountLine[]): this {
-    this.lines = this.rules.map((r) => ({ ...countIn(actual, r.id) }));
-    this.probesIncluded = countIn(actual, PROBE_ID).packets;
-    return this;
+  /**
+   * The expectation after a reload to `rules` (README, reload): a rule whose
+   * id and expression are unchanged keeps its count, every other starts at 0.
+   */
+  reloaded(rules: readonly RuleDef[]): SectionExpectation {
+    const next = new SectionExpectation(rules, this.mac);
+    next.lines = rules.map((r) => {
+      const at = this.rules.findIndex((old) => old.id === r.id && old.expr === r.expr);
+      return at < 0 ? { id: r.id, packets: 0, bytes: 0 } : { ...this.lines[at] };
+    });
+    return next;
   }
 
-  /** The `_all` packets to wait for, given the daemon's current probe count. */
-  target(probesNow: number): number {
-    return countIn(this.lines, ALL_ID).packets + (probesNow - this.probesIncluded);
+  /** The `_all` packets to wait for. */
+  target(): number {
+    return countIn(this.lines, ALL_ID).packets;
   }
 
-  /** The expected lines, given the probes the daemon counted. */
-  expected(probes: number): string[] {
-    if (probes < this.probesIncluded) return [`_probe went down from ${this.probesIncluded} to ${probes}`];
-    const extra = probes - this.probesIncluded;
-    return formatLines(this.lines.map((l, i) => ({
-      id: l.id, packets: l.packets + extra * this.perProbe[i].packets, bytes: l.bytes + extra * this.perProbe[i].bytes,
-    })));
-  }
-}
-
-/**
- * A section to probe: its socket, and the link (and direction) its probes
- * must take to be seen (an `outbound` section needs outboundOf(link)).
- */
-export interface ProbeTarget {
-  socket: string;
-  link: VethLink;
-}
-
-/**
- * libpcap re-filters the first ring frame in user space after a capture
- * (re)opens; with `inbound`/`outbound` prefilters that frame can be missed.
- * Sends probe frames until every target's `_probe` counter exceeds what it was
- * at the call.
- */
-export async function probeUntilCounted(d: Daemon, targets: readonly ProbeTarget[], probePcap: string): Promise<void> {
-  const base = new Map<string, number>();
-  for (const t of targets) base.set(t.socket, countIn(await readCounts(t.socket), PROBE_ID).packets);
-  let pending = [...targets];
-  for (let round = 0; pending.length > 0; round++) {
-    if (round >= 100) throw new Error(`no probe counted after 100 rounds on ${pending.map((t) => t.socket).join(', ')}. ${d.describe()}`);
-    if (d.hasExited) throw new Error(`daemon exited while probing. ${d.describe()}`);
-    const sentOn = new Set<string>();
-    for (const t of pending) {
-      const key = `${t.link.sendNs}/${t.link.sendIf}`;
-      if (sentOn.has(key)) continue;
-      sentOn.add(key);
-      replay(t.link, probePcap);
-    }
-    await sleep(100);
-    const still: ProbeTarget[] = [];
-    for (const t of pending) {
-      if (countIn(await readCounts(t.socket), PROBE_ID).packets <= (base.get(t.socket) ?? 0)) still.push(t);
-    }
-    pending = still;
+  expected(): string[] {
+    return formatLines(this.lines);
   }
 }
 
 /**
- * Polls a socket until its `_all` counter reaches `packets` and two reads in
- * a row are equal; returns the last read (the caller compares it exactly).
+ * Polls a socket until its `_all` counter reaches `packets` and then stays
+ * unchanged for QUIET_MS; returns the last read (the caller compares it exactly).
  */
 export async function settledCounts(d: Daemon, socket: string, packets: number, timeoutMs = 10_000): Promise<CountLine[]> {
   const deadline = Date.now() + timeoutMs;
-  let previous = '';
   let lines: CountLine[] = [];
   while (Date.now() < deadline) {
     if (d.hasExited) throw new Error(`daemon exited while counting. ${d.describe()}`);
     lines = await readCounts(socket);
-    const now = JSON.stringify(lines);
-    if (countIn(lines, ALL_ID).packets >= packets && now === previous) return lines;
-    previous = now;
-    await sleep(100);
+    if (countIn(lines, ALL_ID).packets >= packets) break;
+    await sleep(50);
   }
-  return lines;
+  // Whatever else arrives (a frame too many) arrives within the buffer timeout.
+  for (;;) {
+    await sleep(QUIET_MS);
+    const again = await readCounts(socket);
+    if (JSON.stringify(again) === JSON.stringify(lines) || Date.now() >= deadline) return again;
+    lines = again;
+  }
 }
 
 /** Waits for a section's counters to settle; returns them and what they must be, as text lines. */
 export async function settleSection(d: Daemon, socket: string, expect: SectionExpectation): Promise<{ actual: string[]; expected: string[]; lines: CountLine[] }> {
-  const probesNow = countIn(await readCounts(socket), PROBE_ID).packets;
-  const lines = await settledCounts(d, socket, expect.target(probesNow));
-  return { actual: formatLines(lines), expected: expect.expected(countIn(lines, PROBE_ID).packets), lines };
+  const lines = await settledCounts(d, socket, expect.target());
+  return { actual: formatLines(lines), expected: expect.expected(), lines };
 }
 
 // ---- phases ----------------------------------------------------------------
@@ -305,17 +264,6 @@ export interface Feed {
 
 /** Paced so that a loaded test machine does not drop frames in the rings. */
 export const FEED_PPS = 2000;
-/**
- * A warm-up replay is slower: frames > 1 ms apart, so the first ring block of
- * a capture (libpcap's immediate-mode block timeout is 1 ms) holds one frame.
- */
-export const WARM_UP_PPS = 500;
-/**
- * At most this many frames may be lost per capture in a warm-up (README:
- * with a direction in the kernel filter the daemon uses immediate mode, so
- * libpcap's user-space re-check covers at most the first packet).
- */
-export const FIRST_BLOCK_FRAMES = 1;
 
 export function replayFeeds(feeds: readonly Feed[], pps = FEED_PPS): void {
   for (const f of feeds) for (const c of f.captures) replay(f.link, c, { pps });
@@ -325,41 +273,21 @@ export interface WatchedSection {
   name: string;
   socket: string;
   expect: SectionExpectation;
-  /**
-   * An `inbound`/`outbound` prefilter: each capture of the section (the
-   * shared one and every rule on its own libpcap handle) may miss the frames
-   * of the first ring block it fills after it (re)opens (libpcap re-filters
-   * that block in user space, where the direction is unknown, so they fail).
-   * Probes only prime the shared capture.
-   */
-  directional: boolean;
 }
 
 /**
- * Settles every section and compares it with its expectation: `exact`, or
- * `warm-up` (a directional section's rules may each lack up to
- * FIRST_BLOCK_FRAMES packets: the first ring block after the capture opened). Then rebases every expectation on what the
- * daemon showed, so the next phase is compared exactly from there.
- * Returns the differences, one line each.
+ * Settles every section and compares it exactly with its expectation (from
+ * the frames sent, through libpcap). Returns the differences, one line each.
  */
-export async function verifySections(d: Daemon, sections: readonly WatchedSection[], mode: 'exact' | 'warm-up'): Promise<string[]> {
+export async function verifySections(d: Daemon, sections: readonly WatchedSection[]): Promise<string[]> {
   const problems: string[] = [];
   for (const s of sections) {
     const r = await settleSection(d, s.socket, s.expect);
-    const lenient = mode === 'warm-up' && s.directional;
     r.actual.forEach((line, i) => {
       const want = r.expected[i] ?? '(none)';
-      if (line === want) return;
-      if (lenient) {
-        const a = /:(\d+):(\d+)$/.exec(line);
-        const e = /:(\d+):(\d+)$/.exec(want);
-        const short = e && a ? Number(e[2]) - Number(a[2]) : 0;
-        if (a && e && short >= 1 && short <= FIRST_BLOCK_FRAMES && Number(a[1]) < Number(e[1])) return;
-      }
-      problems.push(`${s.name} (${mode}): ${line} but libpcap says ${want}`);
+      if (line !== want) problems.push(`${s.name}: ${line} but libpcap says ${want}`);
     });
     if (r.actual.length !== r.expected.length) problems.push(`${s.name}: ${r.actual.length} lines, expected ${r.expected.length}`);
-    s.expect.rebase(r.lines);
   }
   return problems;
 }

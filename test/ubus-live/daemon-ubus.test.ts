@@ -17,14 +17,14 @@ import { after, before, describe, test } from 'node:test';
 import { type BlobmsgField, type BlobmsgValue, BlobmsgType, tableToJs, type JsonLike } from '../../src/ubus/blobmsg';
 import { MsgType, Status } from '../../src/ubus/message';
 import { sleep, type Daemon } from '../support/daemon';
-import { ALL_ID, formatLines, probeFrame, PROBE_ID, ruleFileText, type RuleDef } from '../support/live-count';
-import { replay, type VethLink } from '../support/netns';
+import { ALL_ID, formatLines, PROBE_ID, ruleFileText, type RuleDef } from '../support/live-count';
+import type { VethLink } from '../support/netns';
 import { ensureOracle, expandRuleSet } from '../support/oracle';
-import { busiestUnicastMac, readClassicPcap, writeEthernetPcap } from '../support/pcap';
+import { busiestUnicastMac, readClassicPcap } from '../support/pcap';
 import { TEST_PCAPS } from '../support/paths';
 import { requireLiveEnvironment } from '../support/root';
 import {
-  addVeth, createServiceNet, destroyServiceNet, FEED_PPS, interfaceMac, replayFeeds, SectionExpectation,
+  addVeth, createServiceNet, destroyServiceNet, FEED_PPS, interfaceMac, isSocket, replayFeeds, SectionExpectation,
   settleSection, startServiceDaemon, uciText, waitForSockets, waitForStderr, writeAtomically, type ServiceNet, type UciSectionDef,
 } from '../support/service';
 import { readCounts, type CountLine } from '../support/socket-client';
@@ -40,8 +40,8 @@ const HARNESS: readonly RuleDef[] = [
 /**
  * A rule the daemon leaves to libpcap on a handle of its own: `inbound` needs
  * kernel metadata. Every replayed frame is inbound at the daemon's veth, so
- * libpcap counts it offline as LIBPCAP_OFFLINE. It matches the probe frames
- * too, so that probes can prime its handle (see primeCaptures).
+ * libpcap counts it offline as LIBPCAP_OFFLINE. Like every capture it counts
+ * from the first frame after the socket appears (or the reload).
  */
 const LIBPCAP_RULE: RuleDef = { id: 'in-udp', expr: 'inbound and (udp or ether proto 0x88b5)' };
 const LIBPCAP_OFFLINE = 'udp or ether proto 0x88b5';
@@ -77,32 +77,6 @@ function oracleRules(rules: readonly RuleDef[], mac: string, prefilter?: string)
   return expandRuleSet(offline, mac).map((expr, i) => ({ id: rules[i].id, expr: prefilter ? `(${prefilter}) and (${expr})` : expr }));
 }
 
-/**
- * Sends probe frames until the shared capture and the libpcap rule's own
- * handle have both counted one after this call, then waits for the counters
- * to rest: a freshly opened handle may lose the frames of its first ring
- * block (libpcap re-filters that block in user space, where `inbound` is
- * unknown). Returns the counters at rest, the base for exact comparisons.
- */
-async function primeCaptures(d: Daemon, socket: string, link: VethLink, probePcap: string): Promise<CountLine[]> {
-  const ids = [PROBE_ID, LIBPCAP_RULE.id];
-  const at = (lines: readonly CountLine[], id: string): number => lines.find((l) => l.id === id)?.packets ?? 0;
-  const base = await readCounts(socket);
-  for (let round = 0; ; round++) {
-    if (round >= 100) throw new Error(`probes not counted by ${ids.join(' and ')} after 100 rounds. ${d.describe()}`);
-    replay(link, probePcap);
-    await sleep(100);
-    const now = await readCounts(socket);
-    if (ids.every((id) => at(now, id) > at(base, id))) break;
-  }
-  let previous = '';
-  for (;;) {
-    const lines = await readCounts(socket);
-    if (JSON.stringify(lines) === previous) return lines;
-    previous = JSON.stringify(lines);
-    await sleep(150);
-  }
-}
 
 // ---- reading replies -------------------------------------------------------
 
@@ -314,8 +288,6 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
     const mac = busiestUnicastMac(readClassicPcap(EAPON));
     assert.ok(mac, 'eapon1.pcap has a unicast MAC');
     const lan = addVeth(net, 'eth0', 'peer0', mac);
-    const probePcap = join(dir, 'probe.pcap');
-    writeEthernetPcap(probePcap, [probeFrame()]);
     const sock = (name: string): string => join(dir, `${name}.sock`);
     const ubusSock = join(dir, 'ubus.sock');
     const wanFile = join(dir, 'wan.filters');
@@ -336,8 +308,9 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
     assert.equal(first.add.seq, 1, 'first request of the connection');
     assert.equal(first.add.peer, 0);
     assert.deepEqual(signatureJs(first.signature), SIGNATURE);
-    await waitForSockets(d, [sock('lan'), sock('wan')]);
+    await waitForSockets(d, [sock('lan')]);
     await waitForStderr(d, /registered object 'bpfcountd'/);
+    assert.equal(isSocket(sock('wan')), false, 'a section waiting for its interface has no socket yet');
 
     // Before any traffic: both instances, all zero, states right.
     const idle = await stats(o);
@@ -351,9 +324,9 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
     assert.deepEqual(statLines(wan0), formatLines(WAN_RULES.map((r) => ({ id: r.id, bytes: 0, packets: 0 }))));
     assert.equal(instanceView(idle.json.lan, 'lan').state, 'running');
 
-    // Traffic: probes until the capture counts, then eapon1.pcap.
-    const beforeReplay = await primeCaptures(d, sock('lan'), lan, probePcap);
-    const expect = new SectionExpectation(oracleRules(LAN_RULES, mac, LAN_PREFILTER), mac, probePcap).rebase(beforeReplay);
+    // Traffic: the socket exists, so the capture counts from the first frame.
+    const beforeReplay = await readCounts(sock('lan'));
+    const expect = new SectionExpectation(oracleRules(LAN_RULES, mac, LAN_PREFILTER), mac);
     expect.add(EAPON);
     replayFeeds([{ link: lan, captures: [EAPON] }]);
     let settled = await settleSection(d, sock('lan'), expect);
@@ -379,7 +352,8 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
       'the prefilter takes EAPOL away');
     const wanView = instanceView(all.json.wan, 'wan');
     assert.equal(wanView.state, 'waiting');
-    assert.deepEqual(statLines(wanView), formatLines(await readCounts(sock('wan'))), 'waiting instance: ubus stats = socket');
+    assert.deepEqual(statLines(wanView), formatLines(WAN_RULES.map((r) => ({ id: r.id, bytes: 0, packets: 0 }))), 'waiting instance: zeros');
+    assert.equal(isSocket(sock('wan')), false, 'still no socket while waiting');
 
     const one = await stats(o, 'lan');
     assert.deepEqual(Object.keys(one.json), ['lan']);
@@ -443,20 +417,16 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
       const lanNow = instanceView((await stats(o, 'lan')).json.lan, 'lan');
       return lanNow.rules.some((r) => r.id === 'ip4') ? lanNow : undefined;
     });
-    const afterReload = LAN_RULES_V2.map((r) => (r.id === 'ip4' ? { id: 'ip4', bytes: 0, packets: 0 } : beforeReload.find((l) => l.id === r.id)));
-    assert.deepEqual(statLines(reloaded), formatLines(afterReload.map((l) => {
-      assert.ok(l);
-      return l;
-    })), 'old rules keep their counts, the new one is 0');
+    // What libpcap counted so far for the old rules; 0 for the new one.
+    const expect2 = expect.reloaded(oracleRules(LAN_RULES_V2, mac, LAN_PREFILTER));
+    assert.deepEqual(statLines(reloaded), expect2.expected(), 'old rules keep their counts, the new one is 0');
+    assert.deepEqual(beforeReload.map((l) => l.id), LAN_RULES.map((r) => r.id));
     assert.deepEqual(statLines(reloaded), formatLines(await readCounts(sock('lan'))), 'after reload: ubus stats = socket');
     assert.equal(reloaded.state, 'running');
     checkRules((await rulesOf(o, 'lan')).lan, 'lan', 'eth0', LAN_PREFILTER, LAN_RULES_V2, mac);
     await waitForStderr(d, /lan: reloaded/);
 
-    // The reopened capture counts exactly again, the new rule included.
-    // The capture was reopened: prime it again.
-    const primed = await primeCaptures(d, sock('lan'), lan, probePcap);
-    const expect2 = new SectionExpectation(oracleRules(LAN_RULES_V2, mac, LAN_PREFILTER), mac, probePcap).rebase(primed);
+    // The reopened capture counts exactly again from its first frame, the new rule included.
     expect2.add(EAPON);
     replayFeeds([{ link: lan, captures: [EAPON] }]);
     settled = await settleSection(d, sock('lan'), expect2);
@@ -468,7 +438,6 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
     const errBefore = d.stderr.length;
     await ubusd.close();
     const closedAt = Date.now();
-    expect2.rebase(settled.lines);
     expect2.add(EAPON);
     replayFeeds([{ link: lan, captures: [EAPON] }]);
     settled = await settleSection(d, sock('lan'), expect2);
@@ -502,7 +471,8 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
       const w = instanceView((await stats(o, 'wan')).json.wan, 'wan');
       return w.state === 'running' ? w : undefined;
     });
-    assert.deepEqual(statLines(wanUp), formatLines(await readCounts(sock('wan'))));
+    // Its socket appears with its capture.
+    assert.deepEqual(statLines(wanUp), formatLines((await waitForSockets(d, [sock('wan')])).get(sock('wan')) ?? []));
     checkRules((await rulesOf(o, 'wan')).wan, 'wan', 'wan9', '', WAN_RULES, interfaceMac(net.links[net.links.length - 1]), false);
 
     const exit = await d.stop('SIGTERM');
@@ -517,8 +487,6 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
     assert.ok(mac, 'dcb_ets.pcap has a unicast MAC');
     const link: VethLink = addVeth(net, 'eth1', 'peer1', mac);
     assert.equal(interfaceMac(link), mac);
-    const probePcap = join(dir, 'probe1.pcap');
-    writeEthernetPcap(probePcap, [probeFrame()]);
     const rulesFile = join(dir, 'single.filters');
     writeFileSync(rulesFile, ruleFileText(SINGLE_RULES));
     const sock = join(dir, 'single.sock');
@@ -537,8 +505,8 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
     assert.deepEqual(signatureJs(o.reg.signature), SIGNATURE);
     assert.equal((d.stderr.match(/cannot connect/g) ?? []).length, 1, `logged once: ${d.stderr}`);
 
-    const beforeReplay = await primeCaptures(d, sock, link, probePcap);
-    const expect = new SectionExpectation(oracleRules(SINGLE_RULES, mac), mac, probePcap).rebase(beforeReplay);
+    const beforeReplay = await readCounts(sock);
+    const expect = new SectionExpectation(oracleRules(SINGLE_RULES, mac), mac);
     expect.add(DCB);
     replayFeeds([{ link, captures: [DCB] }], FEED_PPS);
     const settled = await settleSection(d, sock, expect);
