@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sleep, type Daemon } from '../support/daemon';
 import { parseExposition, promtoolCheck, sampleOf, type Exposition } from '../support/exposition';
-import { ALL_ID, PROBE_ID } from '../support/live-count';
+import { ALL_ID } from '../support/live-count';
 import { replayAsync, run, type VethLink } from '../support/netns';
 import { DAEMON, TEST_PCAPS } from '../support/paths';
 import { nsGet, queryVector, startPrometheus, type PrometheusServer } from '../support/prometheus';
@@ -45,7 +45,6 @@ const RULES: readonly MetricRule[] = [
   { id: 'proto="udp",note="a\\\\b \\"q\\" \\n}{"', expr: 'udp', labels: { proto: 'udp', note: 'a\\b "q" \n}{' } },
   { id: 'tcp "quoted" \\ back}{,=#', expr: 'tcp', labels: { rule: 'tcp "quoted" \\ back}{,=#' } },
   { id: 'bcast:1', expr: 'ether broadcast', labels: { rule: 'bcast:1' } },
-  { id: PROBE_ID, expr: 'ether proto 0x88b5', labels: { rule: PROBE_ID } },
   { id: ALL_ID, expr: 'greater 0', labels: { rule: ALL_ID } },
 ];
 const SECTION = 'wan';
