@@ -3,7 +3,7 @@
 # Node of OpenWrt 23.05) on emulated router CPUs, against the x86_64 run and
 # the libpcap oracle.
 #
-#   test/cross/run.sh                     what CI runs: arm64 user, mipsel user
+#   test/cross/run.sh                     what CI runs: arm64 user, mipsel user, mipsel system
 #   test/cross/run.sh ARCH MODE ...       pairs; ARCH arm64|armhf|mipsel, MODE user|system
 #
 #   user    qemu-user: `-r` on every test capture with the broad rule sets,
@@ -286,7 +286,7 @@ user_checks() {
 }
 
 pairs=("$@")
-[ ${#pairs[@]} -gt 0 ] || pairs=(arm64 user mipsel user)
+[ ${#pairs[@]} -gt 0 ] || pairs=(arm64 user mipsel user mipsel system)
 [ $((${#pairs[@]} % 2)) -eq 0 ] || die "usage: test/cross/run.sh [ARCH user|system]..."
 [ -f "$root/dist/bpfcountd.js" ] || die "no dist/bpfcountd.js: run ./build.sh first"
 "$root/test/oracle/build.sh"
