@@ -290,6 +290,11 @@ pairs=("$@")
 [ $((${#pairs[@]} % 2)) -eq 0 ] || die "usage: test/cross/run.sh [ARCH user|system]..."
 [ -f "$root/dist/bpfcountd.js" ] || die "no dist/bpfcountd.js: run ./build.sh first"
 "$root/test/oracle/build.sh"
+# One run at a time: they share build/cross.
+mkdir -p "$cache"
+command -v flock >/dev/null || die "'flock' not found (Debian: util-linux)"
+exec 9>"$cache/.lock"
+flock 9
 app=$(mktemp -d /tmp/bpfcountd-cross.XXXXXX)
 trap 'rm -rf "$app"' EXIT
 cd "$root"
