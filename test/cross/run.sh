@@ -135,7 +135,9 @@ make_addon() {
 	gyp=""
 	local candidate
 	for candidate in "$root/node_modules/node-gyp/bin/node-gyp.js" \
-		"$(dirname "$npm_cli")/../node_modules/node-gyp/bin/node-gyp.js"; do
+		"$(dirname "$npm_cli")/../node_modules/node-gyp/bin/node-gyp.js" \
+		"$(npm root -g 2>/dev/null)/npm/node_modules/node-gyp/bin/node-gyp.js" \
+		/usr/share/nodejs/node-gyp/bin/node-gyp.js; do
 		if [ -f "$candidate" ]; then gyp=$candidate; break; fi
 	done
 	[ -n "$gyp" ] || die "cannot find node-gyp (node_modules or npm's own)"
