@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite on the built tree (./build.sh first; `npm test` does both).
 #   test/run.sh            all suites: unit, offline, filter, config, ubus, package, fuzz, then as root in network
-#                          namespaces live, service, ubus-live, then Node 18
+#                          namespaces live, service, ubus-live, then Node 18, then cross (emulated
+#                          arm64 and mipsel: test/cross/run.sh)
 #   test/run.sh unit ...   only the named suites
 # A suite that is unknown, not built, or runs no test is a failure: nothing passes by running nothing.
 # Prints one line per suite with its counts, and a last line 'N passed, N failed' over all of them.
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 offline_suites="unit offline filter config ubus package fuzz"
 live_suites="live service ubus-live"
-all_suites="$offline_suites $live_suites node18"
+all_suites="$offline_suites $live_suites node18 cross"
 suites=${*:-$all_suites}
 
 for s in $suites; do
@@ -18,15 +19,15 @@ for s in $suites; do
 	*" $s "*) ;;
 	*) echo "test/run.sh: unknown suite '$s' (known: $all_suites)" >&2; exit 2 ;;
 	esac
-	if [ "$s" != node18 ] && [ ! -d "build/test/$s" ]; then
+	if [ "$s" != node18 ] && [ "$s" != cross ] && [ ! -d "build/test/$s" ]; then
 		echo "test/run.sh: suite '$s' is not built (no build/test/$s): run ./build.sh first" >&2
 		exit 2
 	fi
 done
 case " $suites " in
-*" live "* | *" service "* | *" ubus-live "*)
+*" live "* | *" service "* | *" ubus-live "* | *" cross "*)
 	if [ "$(id -u)" != 0 ]; then
-		echo "test/run.sh: the live suites need root (network namespaces, veth, tcpreplay)" >&2
+		echo "test/run.sh: the live and cross suites need root (network namespaces, veth, tcpreplay; apt-get download)" >&2
 		exit 2
 	fi ;;
 esac
@@ -42,10 +43,10 @@ status=0
 # Records one suite's counts from the closing lines of node's test runner.
 count_suite() {
 	local name=$1 log=$2 rc=$3 tests pass fail
-	if [ "$name" = node18 ]; then
-		# test/node18/run.sh prints 'node18: tests N fail N ...' (its TAP stays in its own file).
-		tests=$(sed -n 's/^node18: tests \([0-9]*\) fail .*/\1/p' "$log" | tail -n 1)
-		fail=$(sed -n 's/^node18: tests [0-9]* fail \([0-9]*\) .*/\1/p' "$log" | tail -n 1)
+	if [ "$name" = node18 ] || [ "$name" = cross ]; then
+		# test/node18/run.sh and test/cross/run.sh print '<suite>: tests N fail N ...'.
+		tests=$(sed -n "s/^$name: tests \([0-9]*\) fail .*/\1/p" "$log" | tail -n 1)
+		fail=$(sed -n "s/^$name: tests [0-9]* fail \([0-9]*\).*/\1/p" "$log" | tail -n 1)
 		tests=${tests:-0} fail=${fail:-0}
 		pass=$((tests - fail))
 	else
@@ -75,6 +76,9 @@ for s in $suites; do
 			exit 2
 		fi
 		{ test/node18/setup.sh && test/node18/run.sh; } 2>&1 | tee "$log" || rc=$?
+		;;
+	cross)
+		test/cross/run.sh 2>&1 | tee "$log" || rc=$?
 		;;
 	live | service | ubus-live)
 		# One file at a time: they share the machine's CPU and measure exact counts.
