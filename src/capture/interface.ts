@@ -28,6 +28,15 @@ export function interfaceExists(ifname: string): boolean {
   return existsSync(`/sys/class/net/${ifname}`);
 }
 
+/** Whether the interface is administratively up (IFF_UP); undefined when it is gone. */
+export function interfaceIsUp(ifname: string): boolean | undefined {
+  try {
+    return (Number.parseInt(readFileSync(`/sys/class/net/${ifname}/flags`, 'utf8').trim(), 16) & 1) === 1;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `aa:bb:cc:dd:ee:ff`, or undefined when the interface is gone. */
 export function interfaceMac(ifname: string): string | undefined {
   try {

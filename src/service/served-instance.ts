@@ -13,7 +13,7 @@ import { expandRules, type Rule } from '../config/expand';
 import type { RuleLine } from '../config/filter-file';
 import { isLiveOnlyRefusal, isRejectsAllRefusal } from '../capture/live-only';
 import type { ExpressionChecker } from '../capture/validate';
-import { interfaceExists, interfaceLinkType, interfaceMac } from '../capture/interface';
+import { interfaceExists, interfaceIsUp, interfaceLinkType, interfaceMac } from '../capture/interface';
 import { CaptureSet } from '../engine/capture-set';
 import { validUnoptimised } from '../engine/js-engine';
 import { Counters } from '../engine/counters';
@@ -88,6 +88,8 @@ export class ServedInstance {
   private lastError?: string;
   /** The interface MAC the running rules were expanded with. */
   private attachedMac?: string;
+  /** The interface's IFF_UP as last seen (undefined before the first look). */
+  private linkUp?: boolean;
 
   constructor(public spec: ServedSpec, private readonly options: ServedOptions) {
     this.keys = ruleKeys(spec.rules);
@@ -131,7 +133,19 @@ export class ServedInstance {
     } else if (this.capture && this.macChanged()) {
       this.recompile();
     }
+    if (this.capture) this.noteLinkState();
     this.rates.sample(this.counters, Date.now());
+  }
+
+  /** The capture stays open while its interface is down (the socket receives again once it is up): said once each way. */
+  private noteLinkState(): void {
+    const up = interfaceIsUp(this.spec.ifname);
+    if (up === undefined || up === this.linkUp) return;
+    if (this.linkUp !== undefined) {
+      this.options.log(up ? `${this.spec.name}: ${this.spec.ifname} is up again: counting`
+        : `${this.spec.name}: ${this.spec.ifname} is down: nothing to count until it is up (counters kept)`);
+    }
+    this.linkUp = up;
   }
 
   /**
