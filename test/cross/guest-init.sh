@@ -89,7 +89,7 @@ for n in 1 8; do
 	done
 	[ "$n" = 1 ] && ifs="-t veth1"
 	# shellcheck disable=SC2086 # one word per option
-	out=$(probe start $ifs $socks -w 300 -- /usr/bin/node /usr/sbin/bpfcountd -c "/etc/config/sections$n")
+	out=$(probe start $ifs $socks -w 600 -- /usr/bin/node /usr/sbin/bpfcountd -c "/etc/config/sections$n")
 	say "start$n" "$out"
 	pid=$(pid_of "$out")
 	diagnose "$pid" "$out"
