@@ -34,8 +34,15 @@ function fail(err: unknown): never {
   process.exit(err instanceof UsageError ? 2 : 1);
 }
 
+/**
+ * Where log lines go: stderr while validating or reading a file (stdout carries the result), stdout
+ * once serving, since procd logs a service's stdout as info and its stderr as errors. Fatal errors
+ * (fail()) always go to stderr.
+ */
+let logStream: NodeJS.WriteStream = process.stderr;
+
 function log(message: string): void {
-  process.stderr.write(`bpfcountd: ${message}\n`);
+  logStream.write(`bpfcountd: ${message}\n`);
 }
 
 function requireInterface(iface: string): void {
@@ -132,6 +139,7 @@ function serviceSpecs(options: Options): () => ServedSpec[] {
 }
 
 async function serve(options: Options, service: boolean): Promise<void> {
+  logStream = process.stdout;
   let ubus: { close(): void } | undefined;
   let metrics: MetricsOutputs | undefined;
   let started = false;

@@ -116,7 +116,7 @@ describe('live: daemon lifecycle and socket behaviour', () => {
     const d = start({ filterFile: filterFile(), socketPath: join(dir, 'missing.sock'), iface: 'nosuchif0' });
     const exit = await d.waitExit(10_000);
     assert.ok(exit.code !== null && exit.code !== 0, `expected a non-zero exit: ${d.describe()}`);
-    assert.match(d.stderr, /nosuchif0/, d.describe());
+    assert.match(d.log, /nosuchif0/, d.describe());
     assert.equal(existsSync(join(dir, 'missing.sock')), false, 'no socket for a daemon that could not start');
   });
 
@@ -126,7 +126,7 @@ describe('live: daemon lifecycle and socket behaviour', () => {
     const d = start({ filterFile: file, socketPath: join(dir, 'invalid.sock') });
     const exit = await d.waitExit(10_000);
     assert.ok(exit.code !== null && exit.code !== 0, `expected a non-zero exit: ${d.describe()}`);
-    assert.ok(d.stderr.includes(`${file}:2`), `message must point at ${file}:2: ${d.describe()}`);
+    assert.ok(d.log.includes(`${file}:2`), `message must point at ${file}:2: ${d.describe()}`);
   });
 
   test('the interface vanishing under the daemon: non-zero exit and a message naming it', async () => {
@@ -146,7 +146,7 @@ describe('live: daemon lifecycle and socket behaviour', () => {
     const exit = await d.waitExit(15_000);
     assert.notEqual(exit.code, 0, `daemon must fail when its interface disappears: ${d.describe()}`);
     assert.ok(exit.code !== null, `daemon must exit, not die of a signal: ${d.describe()}`);
-    assert.match(d.stderr, new RegExp(iface), `the message must name the interface: ${d.describe()}`);
+    assert.match(d.log, new RegExp(iface), `the message must name the interface: ${d.describe()}`);
     // This test removes the veth: it must be the last one using `link`.
     destroyLink(link);
     link = undefined;

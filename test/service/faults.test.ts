@@ -21,7 +21,7 @@ import { TEST_PCAPS } from '../support/paths';
 import { requireLiveEnvironment } from '../support/root';
 import {
   addVeth, createServiceNet, destroyServiceNet, interfaceMac, NO_UBUS, settledCounts, startServiceDaemon, uciText,
-  waitForSockets, waitForStderr, writeAtomically, type ServiceNet,
+  waitForSockets, waitForLog, writeAtomically, type ServiceNet,
 } from '../support/service';
 import { readCounts } from '../support/socket-client';
 
@@ -101,10 +101,10 @@ describe('service: faults on a running daemon', () => {
 
   test('a configuration made invalid while running: reload refused in one line, the running rules keep counting', async () => {
     const good = readFileSync(config, 'utf8');
-    const from = d().stderr.length;
+    const from = d().log.length;
     writeAtomically(config, good.replace("list rule 'udp;udp'", "list rule 'udp;udp port 70000'"));
     process.kill(d().pid, 'SIGHUP');
-    const text = await waitForStderr(d(), /reload refused/, from);
+    const text = await waitForLog(d(), /reload refused/, from);
     assert.equal(text.split('\n').filter((l) => /reload refused/.test(l)).length, 1, text);
     assert.match(text, new RegExp(`${config}:\\d+: `), 'the refusal names file:line');
     await countsKept('after the refused reload');
@@ -116,13 +116,13 @@ describe('service: faults on a running daemon', () => {
   });
 
   test('the runtime directory removed (sockets, pid file): both back by themselves, counters kept', async () => {
-    const from = d().stderr.length;
+    const from = d().log.length;
     rmSync(runDir, { recursive: true, force: true });
     await waitForSockets(d(), [socket], 15_000);
     const deadline = Date.now() + 15_000;
     while (!existsSync(pidFile) && Date.now() < deadline) await sleep(100);
     assert.equal(readFileSync(pidFile, 'utf8'), `${d().pid}\n`, 'the pid file is written again');
-    const text = d().stderr.slice(from);
+    const text = d().log.slice(from);
     assert.equal(text.split('\n').filter((l) => l.includes('socket file removed by someone else')).length, 1, text);
     assert.equal(text.split('\n').filter((l) => l.includes('removed by someone else: written again')).length, 1, text);
     await countsKept('after the runtime directory was removed');
@@ -136,15 +136,15 @@ describe('service: faults on a running daemon', () => {
   });
 
   test('the interface down and up: said once each way, counting resumes with no frame lost, counters kept', async () => {
-    const from = d().stderr.length;
+    const from = d().log.length;
     run(['ip', '-n', link.recvNs, 'link', 'set', 'dev', link.recvIf, 'down']);
-    await waitForStderr(d(), /lan0 is down/, from);
+    await waitForLog(d(), /lan0 is down/, from);
     run(['ip', '-n', link.recvNs, 'link', 'set', 'dev', link.recvIf, 'up']);
     // Frames sent as soon as the link has carrier count: the capture was never closed.
     for (let i = 0; i < 100 && !/state UP/.test(run(['ip', '-n', link.recvNs, 'link', 'show', 'dev', link.recvIf])); i++) await sleep(20);
     await countsKept('after down/up');
     await replayAndCheck('right after up');
-    const text = await waitForStderr(d(), /lan0 is up again/, from);
+    const text = await waitForLog(d(), /lan0 is up again/, from);
     assert.equal(text.split('\n').filter((l) => /lan0 is (down|up again)/.test(l)).length, 2, text);
     assert.deepEqual(await d().stop('SIGTERM', 10_000), { code: 0, signal: null }, `the daemon ends cleanly. ${d().describe()}`);
   });

@@ -21,7 +21,7 @@ import { nsRun, replay, run, type VethLink } from '../support/netns';
 import { writeEthernetPcap } from '../support/pcap';
 import { requireLiveEnvironment } from '../support/root';
 import {
-  createServiceNet, destroyServiceNet, NO_UBUS, outboundOf, startServiceDaemon, uciText, waitForSockets, waitForStderr,
+  createServiceNet, destroyServiceNet, NO_UBUS, outboundOf, startServiceDaemon, uciText, waitForSockets, waitForLog,
   writeAtomically, type ServiceNet,
 } from '../support/service';
 import { readCounts, type CountLine } from '../support/socket-client';
@@ -178,21 +178,21 @@ describe('service: the first frame after start, reload and re-attach is counted'
     await check('after start');
 
     // 2. Reload: every capture's filter changed, so every handle is new.
-    let from = daemon.stderr.length;
+    let from = daemon.log.length;
     write(1);
     resetExpected(1);
     daemon.child.kill('SIGHUP');
-    for (const s of sections(1)) await waitForStderr(daemon, new RegExp(`${s.name}: reloaded`), from);
+    for (const s of sections(1)) await waitForLog(daemon, new RegExp(`${s.name}: reloaded`), from);
     sendFirstFrames(1);
     await check('after reload');
 
     // 3. Hot-plug: the interface goes and comes back (same name and index).
-    from = daemon.stderr.length;
+    from = daemon.log.length;
     run(['ip', '-n', net.daemonNs, 'link', 'del', 'dev', ifname]);
-    for (const s of sections(1)) await waitForStderr(daemon, new RegExp(`${s.name}: .*vanished`), from);
-    from = daemon.stderr.length;
+    for (const s of sections(1)) await waitForLog(daemon, new RegExp(`${s.name}: .*vanished`), from);
+    from = daemon.log.length;
     link = addLink();
-    for (const s of sections(1)) await waitForStderr(daemon, new RegExp(`${s.name}: counting`), from);
+    for (const s of sections(1)) await waitForLog(daemon, new RegExp(`${s.name}: counting`), from);
     sendFirstFrames(1);
     await check('after re-attach');
   });

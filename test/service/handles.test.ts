@@ -20,7 +20,7 @@ import { after, before, describe, test } from 'node:test';
 import { sleep, type Daemon } from '../support/daemon';
 import { requireLiveEnvironment } from '../support/root';
 import {
-  addVeth, createServiceNet, destroyServiceNet, NO_UBUS, removeVeth, startServiceDaemon, uciText, waitForSockets, waitForStderr,
+  addVeth, createServiceNet, destroyServiceNet, NO_UBUS, removeVeth, startServiceDaemon, uciText, waitForSockets, waitForLog,
   writeAtomically, type ServiceNet,
 } from '../support/service';
 
@@ -86,23 +86,23 @@ describe('service: closed captures release their sockets, rings and memory at on
     write(0);
     daemon = startServiceDaemon(net, ['-c', config, '--runtime-dir', join(dir, 'runtime'), NO_UBUS], sockets[0]);
     await waitForSockets(daemon, sockets);
-    await waitForStderr(daemon, /serving 2 instances/);
+    await waitForLog(daemon, /serving 2 instances/);
     const pid = daemon.pid;
     const measure = (): { rings: number; sockets: number; rssKb: number } => ({ rings: mappedRings(pid), sockets: socketFds(pid), rssKb: rssKb(pid) });
 
     const reload = async (generation: number): Promise<void> => {
-      const from = daemon!.stderr.length;
+      const from = daemon!.log.length;
       write(generation);
       process.kill(pid, 'SIGHUP');
-      await waitForStderr(daemon!, /mesh_all: reloaded\n/, from);
+      await waitForLog(daemon!, /mesh_all: reloaded\n/, from);
     };
     const flap = async (): Promise<void> => {
-      let from = daemon!.stderr.length;
+      let from = daemon!.log.length;
       removeVeth(net!, mesh);
-      await waitForStderr(daemon!, /mesh_in: .*waiting for it[\s\S]*mesh_all: .*waiting for it|mesh_all: .*waiting for it[\s\S]*mesh_in: .*waiting for it/, from, 5000);
-      from = daemon!.stderr.length;
+      await waitForLog(daemon!, /mesh_in: .*waiting for it[\s\S]*mesh_all: .*waiting for it|mesh_all: .*waiting for it[\s\S]*mesh_in: .*waiting for it/, from, 5000);
+      from = daemon!.log.length;
       mesh = addVeth(net!, 'mesh0', 'pmesh0');
-      await waitForStderr(daemon!, /mesh_in: counting[\s\S]*mesh_all: counting|mesh_all: counting[\s\S]*mesh_in: counting/, from, 5000);
+      await waitForLog(daemon!, /mesh_in: counting[\s\S]*mesh_all: counting|mesh_all: counting[\s\S]*mesh_in: counting/, from, 5000);
     };
 
     const atStart = measure();

@@ -22,7 +22,7 @@ import { TEST_PCAPS } from '../support/paths';
 import { requireLiveEnvironment } from '../support/root';
 import {
   addVeth, countIn, createServiceNet, destroyServiceNet, FEED_PPS, interfaceMac, isSocket, NO_UBUS, removeVeth,
-  replayFeeds, SectionExpectation, startServiceDaemon, uciText, verifySections, waitForSockets, waitForStderr,
+  replayFeeds, SectionExpectation, startServiceDaemon, uciText, verifySections, waitForSockets, waitForLog,
   type Feed, type ServiceNet, type WatchedSection,
 } from '../support/service';
 import { smallFrames } from '../support/small-frames';
@@ -80,11 +80,11 @@ describe('service: hot-plug', () => {
   /** Creates the mesh interface and waits until both mesh sections attach; returns how long that took. */
   const plugMesh = async (mac: string): Promise<number> => {
     assert.ok(net && daemon);
-    const from = daemon.stderr.length;
+    const from = daemon.log.length;
     mesh = addVeth(net, 'mesh0', 'pmesh0', mac);
     // From the moment the interface is up (creating it takes a few `ip` commands).
     const t0 = Date.now();
-    await waitForStderr(daemon, /mesh_in: counting[^]*mesh_any: counting|mesh_any: counting[^]*mesh_in: counting/, from, 5000);
+    await waitForLog(daemon, /mesh_in: counting[^]*mesh_any: counting|mesh_any: counting[^]*mesh_in: counting/, from, 5000);
     return Date.now() - t0;
   };
 
@@ -111,9 +111,9 @@ describe('service: hot-plug', () => {
     ]));
     daemon = startServiceDaemon(net, ['-c', config, '--runtime-dir', join(dir, 'runtime'), NO_UBUS], sock('lan'));
     await waitForSockets(daemon, [sock('lan')]);
-    await waitForStderr(daemon, /serving 3 instances: lan, mesh_in, mesh_any\n/);
+    await waitForLog(daemon, /serving 3 instances: lan, mesh_in, mesh_any\n/);
     for (const name of ['mesh_in', 'mesh_any']) assert.equal(isSocket(sock(name)), false, `${name}: no socket while waiting`);
-    assert.doesNotMatch(daemon.stderr, /mesh_(in|any): counting/, 'no capture on a missing interface');
+    assert.doesNotMatch(daemon.log, /mesh_(in|any): counting/, 'no capture on a missing interface');
 
     sections.set('lan', { name: 'lan', socket: sock('lan'), sees: () => lanCaptures, expect: new SectionExpectation(LAN_RULES, interfaceMac(lan)) });
     await countRound();
@@ -158,10 +158,10 @@ describe('service: hot-plug', () => {
     try {
       await sleep(500);
       assert.equal(sender.exitCode, null, 'the filler still flows when the interface goes');
-      const from = daemon.stderr.length;
+      const from = daemon.log.length;
       removeVeth(net, mesh);
       mesh = undefined;
-      await waitForStderr(daemon, /mesh_in: [^\n]*waiting for it \(counters kept\)[^]*mesh_any: [^\n]*waiting|mesh_any: [^\n]*waiting for it \(counters kept\)[^]*mesh_in: [^\n]*waiting/, from, 5000);
+      await waitForLog(daemon, /mesh_in: [^\n]*waiting for it \(counters kept\)[^]*mesh_any: [^\n]*waiting|mesh_any: [^\n]*waiting for it \(counters kept\)[^]*mesh_in: [^\n]*waiting/, from, 5000);
     } finally {
       sender.kill('SIGKILL');
       await senderDone;

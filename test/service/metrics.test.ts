@@ -28,7 +28,7 @@ import { nsGet, queryVector, startPrometheus, type PrometheusServer } from '../s
 import { requireLiveEnvironment } from '../support/root';
 import {
   addVeth, createServiceNet, destroyServiceNet, NO_UBUS, settledCounts, startServiceDaemon, uciText,
-  waitForSockets, waitForStderr, writeAtomically, type ServiceNet,
+  waitForSockets, waitForLog, writeAtomically, type ServiceNet,
 } from '../support/service';
 import { readCounts, type CountLine } from '../support/socket-client';
 
@@ -122,7 +122,7 @@ describe('service: metrics (Prometheus text, JSON, textfile, a real Prometheus)'
     writeFileSync(uci, sectionText(RULES));
     daemon = startServiceDaemon(net as ServiceNet, ['-c', uci, '--runtime-dir', join(dir, 'runtime'), NO_UBUS], sock());
     await waitForSockets(daemon, [sock()]);
-    const listening = /metrics at (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(await waitForStderr(daemon, /metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/));
+    const listening = /metrics at (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(await waitForLog(daemon, /metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/));
     metricsUrl = `${(listening as RegExpExecArray)[1]}/metrics`;
     // The socket exists once its capture counts: replayed frames count from the first one.
 
@@ -234,10 +234,10 @@ describe('service: metrics (Prometheus text, JSON, textfile, a real Prometheus)'
 
   test('a reload with a malformed label list is refused: the running rules keep counting and serving', async () => {
     const d = daemon as Daemon;
-    const from = d.stderr.length;
+    const from = d.log.length;
     writeAtomically(uci, sectionText([...RULES, { id: 'new="1",new="2"', expr: 'ip' }]));
     process.kill(d.pid, 'SIGHUP');
-    const log = await waitForStderr(d, /reload refused/, from);
+    const log = await waitForLog(d, /reload refused/, from);
     assert.match(log, new RegExp(`reload refused, configuration unchanged: ${uci.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: rule id 'new="1",new="2"' is not a valid label list: label 'new' appears twice\\n`));
     const socket = await readCounts(sock());
     const e = parseExposition((await nsGet((net as ServiceNet).daemonNs, metricsUrl)).body);
@@ -252,10 +252,10 @@ describe('service: metrics (Prometheus text, JSON, textfile, a real Prometheus)'
     const socket = await readCounts(sock());
     const port = 20000 + Math.floor(Math.random() * 40000);
     textfile = (): string => join(dir, 'textfile', 'moved.prom');
-    const from = d.stderr.length;
+    const from = d.log.length;
     writeAtomically(uci, sectionText(RULES, `127.0.0.1:${port}`));
     process.kill(d.pid, 'SIGHUP');
-    await waitForStderr(d, new RegExp(`metrics at http://127\\.0\\.0\\.1:${port}/metrics`), from);
+    await waitForLog(d, new RegExp(`metrics at http://127\\.0\\.0\\.1:${port}/metrics`), from);
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
     await assert.rejects(nsGet(ns, oldUrl), /ECONNREFUSED/);
     assertScrapeEqualsSocket(parseExposition((await nsGet(ns, metricsUrl)).body), socket, 'moved listener');
@@ -282,7 +282,7 @@ describe('service: metrics (Prometheus text, JSON, textfile, a real Prometheus)'
       '--metrics-listen', '127.0.0.1:0', '--metrics-textfile', file, '--metrics-interval', '0.2'], socket);
     daemon = d;
     await waitForSockets(d, [socket]);
-    const url = `${/metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(await waitForStderr(d, /metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/))?.[1]}`;
+    const url = `${/metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(await waitForLog(d, /metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/))?.[1]}`;
     // The socket exists once its capture counts: replayed frames count from the first one.
     const sent = await replayAsync(link, cap('eapon1.pcap')) + await replayAsync(link, cap('bgp-4byte-asn.pcap'));
     const settled = await settledCounts(d, socket, sent);

@@ -20,7 +20,7 @@ import { REPO_ROOT, TEST_PCAPS } from '../support/paths';
 import { requireLiveEnvironment } from '../support/root';
 import {
   addVeth, createServiceNet, destroyServiceNet, interfaceMac, isSocket, NO_UBUS, outboundOf, replayFeeds,
-  SectionExpectation, startServiceDaemon, uciText, verifySections, waitForSockets, waitForStderr, FEED_PPS, type Feed, type ServiceNet,
+  SectionExpectation, startServiceDaemon, uciText, verifySections, waitForSockets, waitForLog, FEED_PPS, type Feed, type ServiceNet,
   type WatchedSection,
 } from '../support/service';
 import { smallFrames } from '../support/small-frames';
@@ -113,8 +113,8 @@ describe('service: one process, several sections', () => {
     for (const [path, lines] of first) {
       assert.deepEqual(lines.filter((l) => l.packets !== 0 || l.bytes !== 0), [], `${path}: counters not zero before any replay`);
     }
-    await waitForStderr(daemon, /serving 5 instances: /);
-    assert.match(daemon.stderr, /serving 5 instances: eth0_in, eth0_out, eth0_any, eth1_in, eth2_x\n/);
+    await waitForLog(daemon, /serving 5 instances: /);
+    assert.match(daemon.log, /serving 5 instances: eth0_in, eth0_out, eth0_any, eth1_in, eth2_x\n/);
     assert.equal(isSocket(sock('eth0_off')), false, 'a disabled section has no socket');
     assert.deepEqual([...first.get(sock('eth1_in')) ?? []].map((l) => l.id), [...ETH1_FILE_RULES, ...ETH1_LIST_RULES].map((r) => r.id),
       'filterfile rules first, then the list rules, in order');

@@ -20,7 +20,7 @@ import { TEST_PCAPS } from '../support/paths';
 import { requireLiveEnvironment } from '../support/root';
 import {
   addVeth, createServiceNet, destroyServiceNet, FEED_PPS, interfaceMac, isSocket, NO_UBUS, replayFeeds,
-  SectionExpectation, startServiceDaemon, uciText, verifySections, waitForSockets, waitForStderr, writeAtomically,
+  SectionExpectation, startServiceDaemon, uciText, verifySections, waitForSockets, waitForLog, writeAtomically,
   type Feed, type ServiceNet, type UciSectionDef, type WatchedSection,
 } from '../support/service';
 import { readCounts, type CountLine } from '../support/socket-client';
@@ -95,7 +95,7 @@ describe('service: reload (SIGHUP)', () => {
   };
   const sighup = (): number => {
     assert.ok(daemon);
-    const from = daemon.stderr.length;
+    const from = daemon.log.length;
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     assert.equal(pid, daemon.pid, 'the pid file names the daemon');
     process.kill(pid, 'SIGHUP');
@@ -140,7 +140,7 @@ describe('service: reload (SIGHUP)', () => {
     ]));
     daemon = startServiceDaemon(net, ['-c', mainFile, '--runtime-dir', runtimeDir, '--pid-file', pidFile, NO_UBUS], sock('lan_in'));
     await waitForSockets(daemon, [sock('lan_in'), sock('wan'), sock('gone')]);
-    await waitForStderr(daemon, /serving 3 instances/);
+    await waitForLog(daemon, /serving 3 instances/);
     watch('lan_in', LAN_V1, eth0);
     watch('wan', WAN_RULES, eth1);
     watch('gone', ETH2_RULES, eth2);
@@ -157,8 +157,8 @@ describe('service: reload (SIGHUP)', () => {
     const wanBefore = await snapshot('wan');
     writeAtomically(mainFile, uciText(lanV2Sections()));
     const from = sighup();
-    await waitForStderr(daemon, /added: added\n/, from);
-    const log = daemon.stderr.slice(from);
+    await waitForLog(daemon, /added: added\n/, from);
+    const log = daemon.log.slice(from);
     assert.match(log, /gone: removed\n/);
     assert.match(log, /lan_in: reloaded\n/);
     assert.doesNotMatch(log, /wan: (reloaded|removed)/, 'an unchanged section is left alone');
@@ -194,7 +194,7 @@ describe('service: reload (SIGHUP)', () => {
     const shifted = bad.replace(/config bpfcountd 'wan'[^]*?\n\n/, '').split('\n').indexOf("\tbogus 'x'") + 1;
     assert.ok(badLine > 0 && shifted > 0);
     const from = sighup();
-    const log = await waitForStderr(daemon, /reload refused/, from);
+    const log = await waitForLog(daemon, /reload refused/, from);
     assert.ok(log.includes(`${mainFile}:${shifted}:`), `stderr names ${mainFile}:${shifted}: ${log}`);
     await sleep(200);
     for (const name of ['lan_in', 'wan', 'added']) assert.ok(isSocket(sock(name)), `${name} still served`);
@@ -211,7 +211,7 @@ describe('service: reload (SIGHUP)', () => {
     const line = text.split('\n').findIndex((l) => l.includes(REFUSED_RULE.expr)) + 1;
     writeAtomically(mainFile, text);
     const from = sighup();
-    const log = await waitForStderr(daemon, /reload refused/, from);
+    const log = await waitForLog(daemon, /reload refused/, from);
     assert.ok(log.includes(`${mainFile}:${line}:`), `stderr names ${mainFile}:${line}: ${log}`);
     assert.match(log, /70000/);
     await sleep(200);
@@ -233,8 +233,8 @@ describe('service: reload (SIGHUP)', () => {
     writeAtomically(join(runtimeDir, 'gluon_eth2_in'), `start ${gluonFile}\n`);
     writeAtomically(join(runtimeDir, 'wan'), 'stop\n');
     let from = sighup();
-    await waitForStderr(daemon, /gluon_eth2_in: added\n/, from);
-    assert.match(daemon.stderr.slice(from), /wan: removed\n/);
+    await waitForLog(daemon, /gluon_eth2_in: added\n/, from);
+    assert.match(daemon.log.slice(from), /wan: removed\n/);
     assert.equal(isSocket(sock('wan')), false, 'a stopped section has no socket');
     await waitForSockets(daemon, [sock('gluon_eth2_in')]);
     watched.delete('wan');
@@ -245,8 +245,8 @@ describe('service: reload (SIGHUP)', () => {
     rmSync(join(runtimeDir, 'wan'));
     writeAtomically(join(runtimeDir, 'gluon_eth2_in'), 'stop\n');
     from = sighup();
-    await waitForStderr(daemon, /wan: added\n/, from);
-    assert.match(daemon.stderr.slice(from), /gluon_eth2_in: removed\n/);
+    await waitForLog(daemon, /wan: added\n/, from);
+    assert.match(daemon.log.slice(from), /gluon_eth2_in: removed\n/);
     assert.equal(isSocket(sock('gluon_eth2_in')), false);
     const wan = (await waitForSockets(daemon, [sock('wan')])).get(sock('wan')) ?? [];
     assert.deepEqual(formatLines(wan), WAN_RULES.map((r) => `${r.id}:0:0`));
@@ -265,7 +265,7 @@ describe('service: reload (SIGHUP)', () => {
     const line = text.split('\n').findIndex((l) => l.includes(REFUSED_RULE.expr)) + 1;
     writeAtomically(mainFile, text);
     const from = sighup();
-    const log = await waitForStderr(daemon, new RegExp(`${mainFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}:`), from);
+    const log = await waitForLog(daemon, new RegExp(`${mainFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}:`), from);
     await sleep(300);
     assert.ok(isSocket(sock('added')), `'added' (absent from the bad file) is still served; stderr: ${log}`);
     assert.equal(isSocket(sock('bad_new')), false, `the section with the refused rule is not served; stderr: ${log}`);

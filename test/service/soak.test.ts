@@ -18,7 +18,7 @@ import { TEST_PCAPS } from '../support/paths';
 import { nsGet } from '../support/prometheus';
 import { requireLiveEnvironment } from '../support/root';
 import {
-  addVeth, countIn, createServiceNet, destroyServiceNet, NO_UBUS, startServiceDaemon, uciText, waitForSockets, waitForStderr,
+  addVeth, countIn, createServiceNet, destroyServiceNet, NO_UBUS, startServiceDaemon, uciText, waitForSockets, waitForLog,
   writeAtomically, type ServiceNet,
 } from '../support/service';
 import { readCounts } from '../support/socket-client';
@@ -57,7 +57,7 @@ test(`soak: ${SECONDS} s at ${PPS} then ${2 * PPS} frames/s: every frame counted
   daemon = startServiceDaemon(net, ['-c', config, '--runtime-dir', join(dir, 'runtime'), NO_UBUS], socket);
   const d = daemon;
   await waitForSockets(d, [socket]);
-  const url = /metrics at (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(await waitForStderr(d, /metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/))?.[1];
+  const url = /metrics at (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(await waitForLog(d, /metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/))?.[1];
   assert.ok(url);
   const drops = async (): Promise<Drops> => {
     const stats = JSON.parse((await nsGet(net.daemonNs, `${url}/stats.json`)).body) as Record<string, { drops: Drops }>;

@@ -33,11 +33,13 @@ export class Daemon {
   private exitInfo?: Exit;
   stdout = '';
   stderr = '';
+  /** Both streams as they arrived: a serving daemon logs to stdout (syslog info), fatal errors to stderr. */
+  log = '';
 
   constructor(readonly child: ChildProcess, readonly socketPath: string) {
     running.add(child);
-    child.stdout?.setEncoding('utf8').on('data', (s: string) => { this.stdout += s; });
-    child.stderr?.setEncoding('utf8').on('data', (s: string) => { this.stderr += s; });
+    child.stdout?.setEncoding('utf8').on('data', (s: string) => { this.stdout += s; this.log += s; });
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => { this.stderr += s; this.log += s; });
     this.exited = new Promise((resolve) => {
       child.on('exit', (code, signal) => {
         running.delete(child);
@@ -58,7 +60,7 @@ export class Daemon {
 
   describe(): string {
     const exit = this.exitInfo ? `exit ${this.exitInfo.code ?? this.exitInfo.signal}` : 'running';
-    return `daemon (${exit}) stderr: ${this.stderr.trim() || '(empty)'}`;
+    return `daemon (${exit}) log: ${this.log.trim() || '(empty)'}`;
   }
 
   /** Waits for the exit, killing the daemon with SIGKILL after timeoutMs. */

@@ -160,7 +160,7 @@ export async function runLiveCase(link: VethLink, c: LiveCase): Promise<LiveResu
     const exit = await daemon.stop('SIGTERM');
     return {
       actual: settled, expected, mac, probesCounted, probesSent, exit,
-      socketRemoved: !existsSync(socketPath), recvTxDuringRun, daemonStderr: daemon.stderr,
+      socketRemoved: !existsSync(socketPath), recvTxDuringRun, daemonStderr: daemon.log,
     };
   } finally {
     await daemon?.kill();

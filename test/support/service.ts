@@ -154,16 +154,16 @@ export async function waitForSockets(d: Daemon, paths: readonly string[], timeou
   return answers;
 }
 
-/** Waits until the daemon's stderr matches; returns the stderr text after `from` (an earlier length). */
-export async function waitForStderr(d: Daemon, pattern: RegExp, from = 0, timeoutMs = 10_000): Promise<string> {
+/** Waits until the daemon's log (stdout and stderr) matches; returns the log after `from` (an earlier length). */
+export async function waitForLog(d: Daemon, pattern: RegExp, from = 0, timeoutMs = 10_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const text = d.stderr.slice(from);
+    const text = d.log.slice(from);
     if (pattern.test(text)) return text;
     if (d.hasExited) break;
     await sleep(50);
   }
-  throw new Error(`daemon stderr did not show ${pattern} within ${timeoutMs} ms. ${d.describe()}`);
+  throw new Error(`daemon log did not show ${pattern} within ${timeoutMs} ms. ${d.describe()}`);
 }
 
 export function countIn(lines: readonly CountLine[], id: string): CountLine {

@@ -25,7 +25,7 @@ import { TEST_PCAPS } from '../support/paths';
 import { requireLiveEnvironment } from '../support/root';
 import {
   addVeth, createServiceNet, destroyServiceNet, FEED_PPS, interfaceMac, isSocket, replayFeeds, SectionExpectation,
-  settleSection, startServiceDaemon, uciText, waitForSockets, waitForStderr, writeAtomically, type ServiceNet, type UciSectionDef,
+  settleSection, startServiceDaemon, uciText, waitForSockets, waitForLog, writeAtomically, type ServiceNet, type UciSectionDef,
 } from '../support/service';
 import { readCounts, type CountLine } from '../support/socket-client';
 import { EmulatedUbusd, type CallResult, type ServedObject } from './ubusd-emulator';
@@ -309,7 +309,7 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
     assert.equal(first.add.peer, 0);
     assert.deepEqual(signatureJs(first.signature), SIGNATURE);
     await waitForSockets(d, [sock('lan')]);
-    await waitForStderr(d, /registered object 'bpfcountd'/);
+    await waitForLog(d, /registered object 'bpfcountd'/);
     assert.equal(isSocket(sock('wan')), false, 'a section waiting for its interface has no socket yet');
 
     // Before any traffic: both instances, all zero, states right.
@@ -424,7 +424,7 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
     assert.deepEqual(statLines(reloaded), formatLines(await readCounts(sock('lan'))), 'after reload: ubus stats = socket');
     assert.equal(reloaded.state, 'running');
     checkRules((await rulesOf(o, 'lan')).lan, 'lan', 'eth0', LAN_PREFILTER, LAN_RULES_V2, mac);
-    await waitForStderr(d, /lan: reloaded/);
+    await waitForLog(d, /lan: reloaded/);
 
     // The reopened capture counts exactly again from its first frame, the new rule included.
     expect2.add(EAPON);
@@ -435,14 +435,14 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
     assert.deepEqual(statLines(instanceView((await stats(o, 'lan')).json.lan, 'lan')), settled.expected, 'after reload: ubus = libpcap');
 
     // ubusd restarts; traffic during the outage is counted; the object comes back.
-    const errBefore = d.stderr.length;
+    const errBefore = d.log.length;
     await ubusd.close();
     const closedAt = Date.now();
     expect2.add(EAPON);
     replayFeeds([{ link: lan, captures: [EAPON] }]);
     settled = await settleSection(d, sock('lan'), expect2);
     assert.deepEqual(settled.actual, settled.expected, `lan during the ubusd outage vs libpcap. ${d.describe()}`);
-    await waitForStderr(d, /ubus: lost the connection to ubusd/, errBefore);
+    await waitForLog(d, /ubus: lost the connection to ubusd/, errBefore);
     ubusd = await EmulatedUbusd.listen(ubusSock);
     ubusds.push(ubusd);
     const restartedAt = Date.now();
@@ -461,7 +461,7 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
     // A stale object id (the one before the restart) is not ours any more.
     const stale = await o.call({ method: 'stats', data: [], objectId: first.objectId });
     assert.equal(stale.status, Status.NOT_FOUND, 'INVOKE for the old object id');
-    const log = d.stderr.slice(errBefore);
+    const log = d.log.slice(errBefore);
     assert.equal((log.match(/lost the connection/g) ?? []).length, 1, log);
     assert.equal((log.match(/registered object 'bpfcountd'/g) ?? []).length, 1, log);
 
@@ -495,7 +495,7 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
     const d = startServiceDaemon(net, ['-i', 'eth1', '-f', rulesFile, '-u', sock, `--ubus=${ubusSock}`], sock);
     daemons.push(d);
     await waitForSockets(d, [sock]);
-    await waitForStderr(d, /ubus: cannot connect to .*ubus-single\.sock/);
+    await waitForLog(d, /ubus: cannot connect to .*ubus-single\.sock/);
     const ubusd = await EmulatedUbusd.listen(ubusSock);
     ubusds.push(ubusd);
     const listenedAt = Date.now();
@@ -503,7 +503,7 @@ describe('ubus: the real daemon behind an emulated ubusd', () => {
     // Back-off 1 s, 2 s, 4 s ...: the attempt after ubusd appeared comes within the current step.
     assert.ok(Date.now() - listenedAt < 4500, `registered ${Date.now() - listenedAt} ms after ubusd appeared`);
     assert.deepEqual(signatureJs(o.reg.signature), SIGNATURE);
-    assert.equal((d.stderr.match(/cannot connect/g) ?? []).length, 1, `logged once: ${d.stderr}`);
+    assert.equal((d.log.match(/cannot connect/g) ?? []).length, 1, `logged once: ${d.log}`);
 
     const beforeReplay = await readCounts(sock);
     const expect = new SectionExpectation(oracleRules(SINGLE_RULES, mac), mac);
