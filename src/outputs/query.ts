@@ -57,9 +57,10 @@ export function parseCounterText(text: string, where: string): CounterLine[] {
  */
 export function formatQuery(results: readonly QueriedSocket[], json: boolean, allSockets: boolean): string {
   if (json) {
-    const out: Record<string, Record<string, { bytes: number; packets: number }>> = {};
+    // No prototype: a rule id or section may be named __proto__, which a plain {} would swallow.
+    const out = Object.create(null) as Record<string, Record<string, { bytes: number; packets: number }>>;
     for (const r of results) {
-      const rules: Record<string, { bytes: number; packets: number }> = {};
+      const rules = Object.create(null) as Record<string, { bytes: number; packets: number }>;
       for (const line of parseCounterText(r.text, r.path)) rules[line.id] = { bytes: line.bytes, packets: line.packets };
       out[r.section] = rules;
     }

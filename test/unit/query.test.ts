@@ -35,6 +35,8 @@ it('names a section by its default socket, a path as it is', () => {
 it('parses lines from the right and skips % comments', () => {
   assert.deepEqual(parseCounterText('a:b:12:3\n% note\nx:0:0\n', 's'), [{ id: 'a:b', bytes: 12, packets: 3 }, { id: 'x', bytes: 0, packets: 0 }]);
   assert.throws(() => parseCounterText('garbage\n', 'sock'), /sock: not a counter line/);
+  assert.deepEqual(JSON.parse(formatQuery([{ section: '__proto__', path: 'p', text: '__proto__:5:1\n' }], true, false)),
+    JSON.parse('{"__proto__": {"__proto__": {"bytes": 5, "packets": 1}}}'), 'ids named __proto__ are kept');
   assert.equal(formatQuery([{ section: 's', path: 'p', text: 'a:1:1\n' }], false, false), 'a:1:1\n');
   assert.equal(formatQuery([{ section: 's', path: 'p', text: 'a:1:1\n' }], false, true), '% s\na:1:1\n');
   assert.equal(formatQuery([{ section: 's', path: 'p', text: 'a:1:1\n' }, { section: 't', path: 'q', text: 'b:2:2\n' }], false, true),
