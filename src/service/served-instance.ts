@@ -15,6 +15,7 @@ import { isLiveOnlyRefusal, isRejectsAllRefusal } from '../capture/live-only';
 import type { ExpressionChecker } from '../capture/validate';
 import { interfaceExists, interfaceIsUp, interfaceLinkType, interfaceMac } from '../capture/interface';
 import { CaptureSet } from '../engine/capture-set';
+import type { CaptureHandle } from '../capture/handle';
 import { validUnoptimised } from '../engine/js-engine';
 import { Counters } from '../engine/counters';
 import { RateWindow } from '../engine/rates';
@@ -43,6 +44,14 @@ export interface ServedOptions {
 
 /** From this many rules on their own libpcap handle on, the start says what that costs. */
 const OWN_HANDLES_WARNING = 4;
+
+/**
+ * Kernel drops (a full capture buffer: the daemon did not read in time) are
+ * logged once per episode, when a poll sees no new ones, and at most once in
+ * this long: a router that is permanently overloaded gets a line a minute,
+ * not one per packet or per second.
+ */
+export const DROP_LOG_MS = 60_000;
 
 /** Stands in for the MAC when comparing rules: a new MAC after hot-plug keeps counters. */
 const MAC_PLACEHOLDER = '$MAC';
@@ -90,6 +99,11 @@ export class ServedInstance {
   private attachedMac?: string;
   /** The interface's IFF_UP as last seen (undefined before the first look). */
   private linkUp?: boolean;
+  /** libpcap's drop counters already looked at, per handle (a handle kept by a reload keeps its entry). */
+  private dropsSeen = new WeakMap<CaptureHandle, { dropped: number; ifdropped: number }>();
+  /** Drops not yet logged: since when, how many. */
+  private dropEpisode?: { since: number; dropped: number; ifdropped: number };
+  private lastDropLog = -Infinity;
 
   constructor(public spec: ServedSpec, private readonly options: ServedOptions) {
     this.keys = ruleKeys(spec.rules);
@@ -134,7 +148,39 @@ export class ServedInstance {
       this.recompile();
     }
     if (this.capture) this.noteLinkState();
+    this.noteDrops(Date.now());
     this.rates.sample(this.counters, Date.now());
+  }
+
+  /**
+   * One line per episode of kernel drops (see DROP_LOG_MS), with the interface's
+   * drops over the same time. Interface drops alone are not logged: routers
+   * drop frames of unknown protocols all the time (they are in the stats).
+   */
+  private noteDrops(now: number): void {
+    let dropped = 0;
+    let ifdropped = 0;
+    for (const handle of this.capture?.handles() ?? []) {
+      const s = handle.stats();
+      if (!s) continue;
+      const seen = this.dropsSeen.get(handle) ?? { dropped: 0, ifdropped: 0 };
+      dropped += Math.max(0, s.ps_drop - seen.dropped);
+      // Every handle reports the same interface counter: not summed.
+      ifdropped = Math.max(ifdropped, s.ps_ifdrop - seen.ifdropped);
+      this.dropsSeen.set(handle, { dropped: s.ps_drop, ifdropped: s.ps_ifdrop });
+    }
+    if (dropped > 0) this.dropEpisode ??= { since: now, dropped: 0, ifdropped: 0 };
+    const episode = this.dropEpisode;
+    if (!episode) return;
+    episode.dropped += dropped;
+    episode.ifdropped += ifdropped;
+    if ((dropped > 0 && now - episode.since < DROP_LOG_MS) || now - this.lastDropLog < DROP_LOG_MS) return;
+    const seconds = Math.max(1, Math.round((now - episode.since) / 1000));
+    this.options.log(`${this.spec.name}: ${episode.dropped} packets dropped by the kernel within ${seconds} s, not counted `
+      + `(the capture buffer was full: the daemon did not read in time${episode.ifdropped > 0 ? `; the interface dropped ${episode.ifdropped} more` : ''}); `
+      + `totals in the stats' drops; a larger buffersize absorbs longer bursts`);
+    this.lastDropLog = now;
+    this.dropEpisode = undefined;
   }
 
   /** The capture stays open while its interface is down (the socket receives again once it is up): said once each way. */
