@@ -13,7 +13,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -43,7 +43,13 @@ record() { printf '%s\\n' "$*" >>"$STUB_CALLS"; }
 config_load() { record "config_load $1 UCI_CONFIG_DIR=\${UCI_CONFIG_DIR-}"; }
 config_foreach() {
 	_cb=$1
-	for _s in $STUB_SECTIONS; do "$_cb" "$_s"; done
+	if [ "$2" = daemon ]; then _list=\${STUB_DAEMON_SECTIONS-}; else _list=$STUB_SECTIONS; fi
+	for _s in $_list; do "$_cb" "$_s"; done
+}
+# Options of any section: STUB_OPT_<section>_<option>.
+config_get() {
+	eval "_v=\\\${STUB_OPT_$2_$3:-\\\${4-}}"
+	eval "$1=\\$_v"
 }
 config_get_bool() {
 	eval "_v=\\\${STUB_DISABLED_$2:-$3}"
@@ -64,6 +70,7 @@ procd_set_param() {
 }
 procd_close_instance() { record "procd_close_instance"; }
 procd_kill() { record "procd_kill $*"; }
+procd_add_jail() { record "procd_add_jail $*"; }
 procd_add_reload_trigger() { record "procd_add_reload_trigger $*"; }
 `;
 
@@ -81,6 +88,7 @@ PROG=$STUB_PROG
 MAIN_CONFIG=$STUB_MAIN_CONFIG
 RUNTIME_DIR=$STUB_RUNTIME_DIR
 PID_FILE=$STUB_PID_FILE
+UJAIL=$STUB_UJAIL
 . "$STUB_ROOT/lib/functions/procd.sh"
 rc_procd() {
 	_method=set
@@ -104,13 +112,15 @@ interface Harness {
   mainConfig: string;
   gluonDir: string;
   hups: string;
+  /** Where the script looks for procd's ujail (absent unless a test creates it). */
+  ujail: string;
   /** Processes to kill when the test ends. */
   children: ChildProcess[];
   run(args: string[], env?: Record<string, string>): { status: number | null; stdout: string; stderr: string; calls: string[] };
   markers(): Record<string, string>;
 }
 
-function harness(t: { after: (fn: () => void) => void }): Harness {
+function harness(t: { after: (fn: () => void) => void }, functionsSh = FUNCTIONS_SH): Harness {
   const busybox = which('busybox');
   const dir = mkdtempSync(join(tmpdir(), 'bpfcountd-init-'));
   const children: ChildProcess[] = [];
@@ -119,12 +129,12 @@ function harness(t: { after: (fn: () => void) => void }): Harness {
     rmSync(dir, { recursive: true, force: true });
   });
   mkdirSync(join(dir, 'lib', 'functions'), { recursive: true });
-  writeFileSync(join(dir, 'lib', 'functions.sh'), FUNCTIONS_SH);
+  writeFileSync(join(dir, 'lib', 'functions.sh'), functionsSh);
   writeFileSync(join(dir, 'lib', 'functions', 'procd.sh'), PROCD_SH);
   writeFileSync(join(dir, 'rc.common'), RC_COMMON);
   const bin = join(dir, 'bin');
   mkdirSync(bin);
-  for (const applet of ['sh', 'tr', 'mkdir', 'mv', 'rm', 'cat', 'pwd', 'sleep']) symlinkSync(busybox, join(bin, applet));
+  for (const applet of ['sh', 'tr', 'mkdir', 'mv', 'rm', 'cat', 'pwd', 'sleep', 'id', 'chgrp', 'chmod', 'chown']) symlinkSync(busybox, join(bin, applet));
   mkdirSync(join(dir, 'etc', 'config'), { recursive: true });
   const mainConfig = join(dir, 'etc', 'config', 'bpfcountd');
   writeFileSync(mainConfig, "config bpfcountd 'eth0_in'\n\toption ifname 'eth0'\n");
@@ -139,6 +149,7 @@ function harness(t: { after: (fn: () => void) => void }): Harness {
     mainConfig,
     gluonDir,
     hups: join(dir, 'hups'),
+    ujail: join(dir, 'sbin', 'ujail'),
     children,
     run(args, env = {}) {
       const calls = join(dir, 'calls');
@@ -154,6 +165,7 @@ function harness(t: { after: (fn: () => void) => void }): Harness {
           STUB_MAIN_CONFIG: mainConfig,
           STUB_RUNTIME_DIR: h.runtime,
           STUB_PID_FILE: h.pidFile,
+          STUB_UJAIL: h.ujail,
           STUB_SECTIONS: 'eth0_in',
           ...env,
         },
@@ -197,6 +209,8 @@ function hupCount(h: Harness): number {
 }
 
 const instanceCalls = (h: Harness): string[] => [
+  // Which user: from the main config.
+  `config_load bpfcountd UCI_CONFIG_DIR=${join(h.dir, 'etc', 'config')}`,
   'procd_open_instance bpfcountd',
   `procd_set_param command /usr/sbin/bpfcountd -c ${h.mainConfig} --runtime-dir ${h.runtime} --pid-file ${h.pidFile}`,
   'procd_set_param respawn',
@@ -264,7 +278,8 @@ test('start/stop <section> of the main config, start and stop without a section'
   const before = hupCount(h);
   const reloaded = h.run(['reload']);
   assert.equal(reloaded.status, 0);
-  assert.deepEqual(reloaded.calls, []);
+  // Only the user is looked up (unchanged: root), then the HUP.
+  assert.deepEqual(reloaded.calls, [`config_load bpfcountd UCI_CONFIG_DIR=${join(h.dir, 'etc', 'config')}`]);
   await waitFor(() => hupCount(h) === before + 1, 'HUP after reload');
 
   // stop: the daemon stops (procd_kill of the whole service) and every marker is forgotten.
@@ -303,7 +318,8 @@ test('reload without a running daemon starts it (after enabling a section) and k
   const reloaded = h.run(['reload'], { STUB_SECTIONS: 'eth0_in eth0_out', STUB_DISABLED_eth0_in: '0' });
   assert.equal(reloaded.status, 0, reloaded.stderr);
   assert.deepEqual(reloaded.calls, [
-    // reload first asks whether anything is left to serve.
+    // reload first asks whether anything is left to serve, and as which user.
+    `config_load bpfcountd UCI_CONFIG_DIR=${join(h.dir, 'etc', 'config')}`,
     `config_load bpfcountd UCI_CONFIG_DIR=${join(h.dir, 'etc', 'config')}`,
     `procd_open_service bpfcountd ${script}`,
     `config_load bpfcountd UCI_CONFIG_DIR=${join(h.dir, 'etc', 'config')}`,
@@ -378,4 +394,83 @@ test('the last section stopped by name, or a reload with nothing enabled, stops 
   await new Promise((resolve) => daemon.once('exit', resolve));
   const back = h.run(['reload'], { STUB_SECTIONS: 'eth0_in eth0_out', STUB_DISABLED_eth0_in: '1', STUB_DISABLED_eth0_out: '0' });
   assert.ok(back.calls.includes('procd_open_instance bpfcountd'), back.calls.join('\n'));
+});
+
+// ---- as another user ---------------------------------------------------------
+
+/** Debian's (and OpenWrt's) unprivileged user and its group. */
+const NOBODY = { user: 'nobody', group: spawnSync('id', ['-gn', 'nobody'], { encoding: 'utf8' }).stdout.trim() };
+const asNobody = { STUB_DAEMON_SECTIONS: 'daemon', STUB_OPT_daemon_user: 'nobody' };
+
+function fakeUjail(h: Harness): void {
+  mkdirSync(join(h.dir, 'sbin'), { recursive: true });
+  writeFileSync(h.ujail, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+}
+
+test('option user: the instance runs as that user through ujail with CAP_NET_RAW alone; its files are granted', (t) => {
+  const h = harness(t);
+  fakeUjail(h);
+  chmodSync(h.mainConfig, 0o600); // as opkg installs it
+  // Left by a daemon that ran as root: removed while none runs (the sticky directory would keep them).
+  writeFileSync(h.pidFile, '999999999\n');
+  const stale = join(h.dir, 'run', 'eth0_in.sock');
+  spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+  assert.ok(lstatSync(stale).isSocket(), 'a stale socket to clear');
+  const other = join(h.dir, 'run', 'notes.txt');
+  writeFileSync(other, 'not ours to remove\n');
+
+  const result = h.run(['start'], asNobody);
+  assert.equal(result.status, 0, result.stderr);
+  const instance = instanceCalls(h);
+  assert.deepEqual(result.calls, [
+    `procd_open_service bpfcountd ${script}`,
+    `config_load bpfcountd UCI_CONFIG_DIR=${join(h.dir, 'etc', 'config')}`,
+    ...instance.slice(0, -1),
+    `procd_set_param user ${NOBODY.user}`,
+    `procd_set_param group ${NOBODY.group}`,
+    'procd_set_param capabilities /etc/capabilities/bpfcountd.json',
+    'procd_set_param no_new_privs 1',
+    'procd_add_jail bpfcountd',
+    'procd_close_instance',
+    'procd_add_reload_trigger bpfcountd',
+    'procd_close_service set',
+  ]);
+  const gid = Number(spawnSync('id', ['-g', 'nobody'], { encoding: 'utf8' }).stdout.trim());
+  const config = statSync(h.mainConfig);
+  assert.equal(config.gid, gid, 'the main config belongs to the daemon group');
+  assert.equal(config.mode & 0o777, 0o640, 'readable by the group, by no one else');
+  const base = statSync(join(h.dir, 'run'));
+  assert.equal(base.uid, 0);
+  assert.equal(base.gid, gid);
+  assert.equal(base.mode & 0o7777, 0o1775, 'group-writable and sticky');
+  assert.equal(existsSync(h.pidFile), false, 'stale pid file removed');
+  assert.equal(existsSync(stale), false, 'stale socket removed');
+  assert.equal(existsSync(other), true, 'other files left alone');
+});
+
+test('option user without ujail, an unknown user or an unusable name: refused, no instance', (t) => {
+  const h = harness(t);
+  const noJail = h.run(['start'], asNobody);
+  assert.match(noJail.stderr, /option user 'nobody' needs .*ujail .*procd-ujail.*not started/);
+  assert.ok(!noJail.calls.includes('procd_open_instance bpfcountd'), noJail.calls.join('\n'));
+  fakeUjail(h);
+  const unknown = h.run(['start'], { ...asNobody, STUB_OPT_daemon_user: 'no_such_user_here' });
+  assert.match(unknown.stderr, /no user 'no_such_user_here': not started/);
+  assert.ok(!unknown.calls.includes('procd_open_instance bpfcountd'));
+  const badGroup = h.run(['start'], { ...asNobody, STUB_OPT_daemon_group: 'Bad.Group' });
+  assert.match(badGroup.stderr, /invalid or unknown group/);
+  assert.ok(!badGroup.calls.includes('procd_open_instance bpfcountd'));
+  assert.equal(statSync(h.mainConfig).gid, 0, 'nothing granted');
+});
+
+test('reload after the user changed: procd gets the new instance (a HUP would keep the old user)', async (t) => {
+  const h = harness(t);
+  fakeUjail(h);
+  await fakeDaemon(h, h.prog); // runs as root
+  const same = h.run(['reload']);
+  assert.deepEqual(same.calls.filter((c) => c.startsWith('procd_')), [], 'unchanged: only a HUP');
+  await waitFor(() => hupCount(h) === 1, 'HUP');
+  const changed = h.run(['reload'], asNobody);
+  assert.equal(changed.status, 0, changed.stderr);
+  assert.ok(changed.calls.includes(`procd_set_param user ${NOBODY.user}`), changed.calls.join('\n'));
 });
