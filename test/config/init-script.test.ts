@@ -474,3 +474,163 @@ test('reload after the user changed: procd gets the new instance (a HUP would ke
   assert.equal(changed.status, 0, changed.stderr);
   assert.ok(changed.calls.includes(`procd_set_param user ${NOBODY.user}`), changed.calls.join('\n'));
 });
+
+// ---- values with shell metacharacters ----------------------------------------
+
+/**
+ * A stand-in /lib/functions.sh that hands the init script every section name
+ * and option value exactly as written, whatever it holds (the real
+ * config_load gets them from `uci export`, which quotes them). The test
+ * writes one directory per section under $STUB_UCI: `type`, `name` and
+ * `opt.<option>` files.
+ */
+const LITERAL_FUNCTIONS_SH = `
+record() { printf '%s\\n' "$*" >>"$STUB_CALLS"; }
+config_load() { record "config_load $1"; }
+_stub_read() { _r=$(cat "$1"; printf x); _r=\${_r%x}; }
+config_foreach() {
+	_cb=$1
+	for _d in "$STUB_UCI"/*; do
+		_stub_read "$_d/type"
+		[ "$_r" = "$2" ] || continue
+		_stub_read "$_d/name"
+		"$_cb" "$_r"
+	done
+}
+config_get() {
+	_v=\${4-}
+	for _d in "$STUB_UCI"/*; do
+		_stub_read "$_d/name"
+		[ "$_r" = "$2" ] || continue
+		[ -f "$_d/opt.$3" ] && { _stub_read "$_d/opt.$3"; _v=$_r; }
+	done
+	eval "$1=\\$_v"
+}
+config_get_bool() {
+	config_get _b "$2" "$3" "\${4-0}"
+	case "$_b" in
+		1 | on | true | yes | enabled) _b=1 ;;
+		0 | off | false | no | disabled) _b=0 ;;
+		*) _b=\${4-0} ;;
+	esac
+	eval "$1=\\$_b"
+}
+`;
+
+/**
+ * Each value creates `<dir>/pwned-<n>` if anything hands it to a shell: by a
+ * redirection (no command needed) or busybox's touch by its absolute path
+ * (the script's PATH has no touch).
+ */
+function nasty(dir: string): string[] {
+  const m = (n: number): string => join(dir, `pwned-${n}`);
+  const touch = `${which('busybox')} touch`;
+  return [
+    `$(: >${m(1)})`,
+    `\`${touch} ${m(2)}\``,
+    `x; ${touch} ${m(3)}`,
+    `x | ${touch} ${m(4)}`,
+    `x' ; ${touch} ${m(5)} ; '`,
+    `x" ; ${touch} ${m(6)} ; "`,
+    `x\n${touch} ${m(7)}`,
+    `*`,
+    `../../etc/x`,
+    `x && : >${m(8)} #`,
+    `$(${touch} ${m(9)})\n`,
+    `x>${m(10)}`,
+  ];
+}
+
+function pwned(dir: string): string[] {
+  return readdirSync(dir).filter((n) => n.startsWith('pwned-'));
+}
+
+test('UCI values with shell metacharacters never reach a shell: section names, user, group, disabled', async (t) => {
+  const h = harness(t, LITERAL_FUNCTIONS_SH);
+  fakeUjail(h);
+  const uci = join(h.dir, 'uci');
+  let n = 0;
+  const section = (type: string, name: string, options: Record<string, string>): void => {
+    const d = join(uci, String(n++).padStart(3, '0'));
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'type'), type);
+    writeFileSync(join(d, 'name'), name);
+    for (const [k, v] of Object.entries(options)) writeFileSync(join(d, `opt.${k}`), v);
+  };
+  const values = nasty(h.dir);
+  for (const v of values) {
+    section('bpfcountd', v, { disabled: v, ifname: v, filterfile: v, socket: v, prefilter: v });
+    section('bpfcountd', `ok${n}`, { disabled: v, ifname: v });
+  }
+  const env = { STUB_UCI: uci };
+  const stopNames = (): void => {
+    for (const v of values) {
+      const stopped = h.run(['stop', v], env);
+      assert.match(stopped.stderr, /invalid section name/, JSON.stringify(v));
+      const started = h.run(['start', v], env);
+      assert.match(started.stderr, /invalid section name/, JSON.stringify(v));
+    }
+  };
+
+  // No user: every odd section name is skipped, the valid ones count (disabled '<garbage>' is the default 0).
+  const started = h.run(['start'], env);
+  assert.equal(started.status, 0, started.stderr);
+  assert.ok(started.calls.includes(instanceCalls(h)[2]), `the fixed command line:\n${started.calls.join('\n')}`);
+  assert.ok(!started.calls.some((c) => c.startsWith('procd_set_param user')), 'root');
+  stopNames();
+  assert.deepEqual(h.markers(), {}, 'no marker for a refused name');
+
+  // The values as user, then as group: refused in one line each, no instance, nothing granted.
+  for (const v of values) {
+    mkdirSync(join(uci, 'zz-daemon'), { recursive: true });
+    writeFileSync(join(uci, 'zz-daemon', 'type'), 'daemon');
+    writeFileSync(join(uci, 'zz-daemon', 'name'), 'daemon');
+    writeFileSync(join(uci, 'zz-daemon', 'opt.user'), v);
+    const asUser = h.run(['start'], env);
+    assert.match(asUser.stderr, /invalid user name .*: not started/, JSON.stringify(v));
+    assert.ok(!asUser.calls.includes('procd_open_instance bpfcountd'), JSON.stringify(v));
+    writeFileSync(join(uci, 'zz-daemon', 'opt.user'), 'nobody');
+    writeFileSync(join(uci, 'zz-daemon', 'opt.group'), v);
+    const asGroup = h.run(['start'], env);
+    assert.match(asGroup.stderr, /invalid or unknown group/, JSON.stringify(v));
+    assert.ok(!asGroup.calls.includes('procd_open_instance bpfcountd'), JSON.stringify(v));
+    const reloaded = h.run(['reload'], env);
+    assert.ok(!reloaded.calls.includes('procd_open_instance bpfcountd'), JSON.stringify(v));
+    rmSync(join(uci, 'zz-daemon', 'opt.group'));
+  }
+  assert.equal(statSync(h.mainConfig).gid, 0, 'nothing granted');
+  // A running daemon: reload and stop go through the same values.
+  await fakeDaemon(h, h.prog);
+  rmSync(join(uci, 'zz-daemon'), { recursive: true });
+  assert.equal(h.run(['reload'], env).status, 0);
+  stopNames();
+  assert.equal(h.run(['stop'], env).status, 0);
+  assert.deepEqual(pwned(h.dir), [], 'no value ran as a command');
+  assert.deepEqual(readdirSync(h.dir).filter((f) => !['lib', 'rc.common', 'bin', 'etc', 'gluon-config', 'run', 'sbin', 'uci', 'calls', 'hups'].includes(f)), [],
+    'no file appeared beside the harness');
+});
+
+test('the daemon takes UCI values with shell metacharacters literally (--check): nothing runs', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bpfcountd-literal-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const daemon = join(root, 'dist', 'bpfcountd.js');
+  for (const [i, v] of nasty(dir).entries()) {
+    if (v.includes("'") || v.includes('\n')) continue; // not expressible in a single-quoted UCI value
+    const config = join(dir, `config-${i}`);
+    writeFileSync(config, [
+      "config bpfcountd 'lan'",
+      `\toption ifname '${v}'`,
+      `\toption socket '${join(dir, 'sock', v.replace(/\//g, '_'))}'`,
+      `\toption filterfile '${join(dir, v.replace(/\//g, '_'))}'`,
+      `\tlist rule 'r;${v}'`,
+      '',
+    ].join('\n'));
+    const result = spawnSync(process.execPath, [daemon, '-c', config, '--check'], { encoding: 'utf8', cwd: dir, timeout: 20_000 });
+    assert.notEqual(result.status, null, 'it ended');
+    // Refused (a file that does not exist, or an expression libpcap rejects), naming the value as written.
+    assert.notEqual(result.status, 0, `${v}: ${result.stdout}${result.stderr}`);
+    assert.ok((result.stdout + result.stderr).includes(v.replace(/\//g, '_')) || (result.stdout + result.stderr).includes(v),
+      `${JSON.stringify(v)} appears literally: ${result.stdout}${result.stderr}`);
+  }
+  assert.deepEqual(pwned(dir), [], 'no value ran as a command');
+});
