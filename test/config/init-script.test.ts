@@ -339,6 +339,8 @@ test('bad section names and a missing UCI file are refused without touching the 
     assert.ok(!result.calls.includes('procd_open_instance bpfcountd'), result.calls.join('\n'));
     const stopped = h.run(['stop', name]);
     assert.match(stopped.stderr, /invalid section name/);
+    // Nor is procd asked to delete an instance of that name (it could only say "Not found").
+    assert.deepEqual(stopped.calls, [], stopped.calls.join('\n'));
   }
   const missing = h.run(['start', 'x'], { UCI_CONFIG_DIR: join(h.dir, 'nowhere') });
   assert.match(missing.stderr, /no .*nowhere\/bpfcountd for section 'x'/);
