@@ -22,6 +22,7 @@ import { RateWindow } from '../engine/rates';
 import type { InstanceRules, InstanceStats, InstanceState } from './model';
 import { TextSocket, type CounterLine } from '../outputs/text-socket';
 import { collectGarbageSoon } from './collect-garbage';
+import { DropLog } from './drop-log';
 
 export interface ServedSpec {
   name: string;
@@ -44,14 +45,6 @@ export interface ServedOptions {
 
 /** From this many rules on their own libpcap handle on, the start says what that costs. */
 const OWN_HANDLES_WARNING = 4;
-
-/**
- * Kernel drops (a full capture buffer: the daemon did not read in time) are
- * logged once per episode, when a poll sees no new ones, and at most once in
- * this long: a router that is permanently overloaded gets a line a minute,
- * not one per packet or per second.
- */
-export const DROP_LOG_MS = 60_000;
 
 /** Stands in for the MAC when comparing rules: a new MAC after hot-plug keeps counters. */
 const MAC_PLACEHOLDER = '$MAC';
@@ -101,14 +94,13 @@ export class ServedInstance {
   private linkUp?: boolean;
   /** libpcap's drop counters already looked at, per handle (a handle kept by a reload keeps its entry). */
   private dropsSeen = new WeakMap<CaptureHandle, { dropped: number; ifdropped: number }>();
-  /** Drops not yet logged: since when, how many. */
-  private dropEpisode?: { since: number; dropped: number; ifdropped: number };
-  private lastDropLog = -Infinity;
+  private dropLog: DropLog;
 
   constructor(public spec: ServedSpec, private readonly options: ServedOptions) {
     this.keys = ruleKeys(spec.rules);
     this.counters = new Counters(spec.rules.length);
     this.rates = new RateWindow(spec.rules.length);
+    this.dropLog = new DropLog(spec.name);
   }
 
   async start(): Promise<void> {
@@ -152,11 +144,7 @@ export class ServedInstance {
     this.rates.sample(this.counters, Date.now());
   }
 
-  /**
-   * One line per episode of kernel drops (see DROP_LOG_MS), with the interface's
-   * drops over the same time. Interface drops alone are not logged: routers
-   * drop frames of unknown protocols all the time (they are in the stats).
-   */
+  /** The drops since the last poll, summed over the capture's handles, to the drop log (drop-log.ts). */
   private noteDrops(now: number): void {
     let dropped = 0;
     let ifdropped = 0;
@@ -169,18 +157,8 @@ export class ServedInstance {
       ifdropped = Math.max(ifdropped, s.ps_ifdrop - seen.ifdropped);
       this.dropsSeen.set(handle, { dropped: s.ps_drop, ifdropped: s.ps_ifdrop });
     }
-    if (dropped > 0) this.dropEpisode ??= { since: now, dropped: 0, ifdropped: 0 };
-    const episode = this.dropEpisode;
-    if (!episode) return;
-    episode.dropped += dropped;
-    episode.ifdropped += ifdropped;
-    if ((dropped > 0 && now - episode.since < DROP_LOG_MS) || now - this.lastDropLog < DROP_LOG_MS) return;
-    const seconds = Math.max(1, Math.round((now - episode.since) / 1000));
-    this.options.log(`${this.spec.name}: ${episode.dropped} packets dropped by the kernel within ${seconds} s, not counted `
-      + `(the capture buffer was full: the daemon did not read in time${episode.ifdropped > 0 ? `; the interface dropped ${episode.ifdropped} more` : ''}); `
-      + `totals in the stats' drops; a larger buffersize absorbs longer bursts`);
-    this.lastDropLog = now;
-    this.dropEpisode = undefined;
+    const line = this.dropLog.note(dropped, ifdropped, now);
+    if (line !== undefined) this.options.log(line);
   }
 
   /** The capture stays open while its interface is down (the socket receives again once it is up): said once each way. */
