@@ -179,13 +179,18 @@ async function serve(options: Options, service: boolean): Promise<void> {
     const pidFile = options.pidFile;
     writePidFile(pidFile);
     // The init script finds the daemon through it: removed with the runtime directory, it is written again.
+    // A failure is said once, not at every check (as an unprivileged user the
+    // daemon cannot re-create a removed /var/run/bpfcountd; the init script does).
+    let failing = false;
     setInterval(() => {
       if (existsSync(pidFile)) return;
       try {
         writePidFile(pidFile);
         log(`${pidFile} removed by someone else: written again`);
+        failing = false;
       } catch (err) {
-        log(`${pidFile} removed by someone else: cannot write it again (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+        if (!failing) log(`${pidFile} removed by someone else: cannot write it again (${(err as NodeJS.ErrnoException).code ?? String(err)}); retrying`);
+        failing = true;
       }
     }, SOCKET_WATCH_MS).unref();
   }

@@ -24,6 +24,11 @@ export interface PackageSpec {
   files: readonly ShippedFile[];
   postinst?: string;
   prerm?: string;
+  /**
+   * Control field Require-User (the feed Makefile's USERID): default_postinst
+   * creates these users and groups (`user:group`, ids picked at install).
+   */
+  requireUser?: string;
 }
 
 /** OpenWrt 24.10 writes versions as <upstream>-r<release>. */
@@ -73,10 +78,14 @@ export function packages(version: string, hostArchitecture: string, pcapVersion:
         { from: 'files/etc/config/bpfcountd', to: '/etc/config/bpfcountd', mode: 0o600, conffile: true },
         { from: 'files/etc/bpfcountd.filters', to: '/etc/bpfcountd.filters', mode: 0o644, conffile: true },
         { from: 'files/usr/share/rpcd/acl.d/bpfcountd.json', to: '/usr/share/rpcd/acl.d/bpfcountd.json', mode: 0o644 },
+        // For `option user 'bpfcountd'`: ujail's capability set, and ubusd's leave to publish the object.
+        { from: 'files/etc/capabilities/bpfcountd.json', to: '/etc/capabilities/bpfcountd.json', mode: 0o644 },
+        { from: 'files/usr/share/acl.d/bpfcountd.json', to: '/usr/share/acl.d/bpfcountd.json', mode: 0o644 },
         { from: 'README.md', to: '/usr/share/doc/bpfcountd/README.md', mode: 0o644 },
       ],
       postinst: SERVICE_POSTINST,
       prerm: SERVICE_PRERM,
+      requireUser: 'bpfcountd:bpfcountd',
     },
     {
       name: 'luci-app-bpfcountd',

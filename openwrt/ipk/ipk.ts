@@ -44,6 +44,7 @@ export function controlText(spec: PackageSpec, installedSize: number): string {
     ['Architecture', spec.architecture],
     ['Installed-Size', String(installedSize)],
   ];
+  if (spec.requireUser !== undefined) fields.push(['Require-User', spec.requireUser]);
   const [first, ...rest] = spec.description.split('\n');
   return fields.map(([k, v]) => `${k}: ${v}\n`).join('') + `Description: ${first}\n` + rest.map((l) => ` ${l}\n`).join('');
 }

@@ -15,12 +15,14 @@ import { isLiveOnlyRefusal, isRejectsAllRefusal } from '../capture/live-only';
 import type { ExpressionChecker } from '../capture/validate';
 import { interfaceExists, interfaceIsUp, interfaceLinkType, interfaceMac } from '../capture/interface';
 import { CaptureSet } from '../engine/capture-set';
+import type { CaptureHandle } from '../capture/handle';
 import { validUnoptimised } from '../engine/js-engine';
 import { Counters } from '../engine/counters';
 import { RateWindow } from '../engine/rates';
 import type { InstanceRules, InstanceStats, InstanceState } from './model';
 import { TextSocket, type CounterLine } from '../outputs/text-socket';
 import { collectGarbageSoon } from './collect-garbage';
+import { DropLog } from './drop-log';
 
 export interface ServedSpec {
   name: string;
@@ -90,11 +92,15 @@ export class ServedInstance {
   private attachedMac?: string;
   /** The interface's IFF_UP as last seen (undefined before the first look). */
   private linkUp?: boolean;
+  /** libpcap's drop counters already looked at, per handle (a handle kept by a reload keeps its entry). */
+  private dropsSeen = new WeakMap<CaptureHandle, { dropped: number; ifdropped: number }>();
+  private dropLog: DropLog;
 
   constructor(public spec: ServedSpec, private readonly options: ServedOptions) {
     this.keys = ruleKeys(spec.rules);
     this.counters = new Counters(spec.rules.length);
     this.rates = new RateWindow(spec.rules.length);
+    this.dropLog = new DropLog(spec.name);
   }
 
   async start(): Promise<void> {
@@ -134,7 +140,25 @@ export class ServedInstance {
       this.recompile();
     }
     if (this.capture) this.noteLinkState();
+    this.noteDrops(Date.now());
     this.rates.sample(this.counters, Date.now());
+  }
+
+  /** The drops since the last poll, summed over the capture's handles, to the drop log (drop-log.ts). */
+  private noteDrops(now: number): void {
+    let dropped = 0;
+    let ifdropped = 0;
+    for (const handle of this.capture?.handles() ?? []) {
+      const s = handle.stats();
+      if (!s) continue;
+      const seen = this.dropsSeen.get(handle) ?? { dropped: 0, ifdropped: 0 };
+      dropped += Math.max(0, s.ps_drop - seen.dropped);
+      // Every handle reports the same interface counter: not summed.
+      ifdropped = Math.max(ifdropped, s.ps_ifdrop - seen.ifdropped);
+      this.dropsSeen.set(handle, { dropped: s.ps_drop, ifdropped: s.ps_ifdrop });
+    }
+    const line = this.dropLog.note(dropped, ifdropped, now);
+    if (line !== undefined) this.options.log(line);
   }
 
   /** The capture stays open while its interface is down (the socket receives again once it is up): said once each way. */

@@ -83,6 +83,7 @@ test('packages: layout, control fields, conffiles, scripts and modes as opkg rea
     assert.match(spec.version, /^\d+\.\d+\.\d+-r\d+$/);
     assert.equal(u.control.get('Architecture'), spec.architecture);
     assert.equal(u.control.get('Depends'), spec.depends.join(', '));
+    assert.equal(u.control.get('Require-User'), spec.requireUser, `${spec.name} Require-User`);
     assert.ok((u.control.get('Description') ?? '').length > 20);
     // Installed-Size: the bytes of the data files.
     const files = filesUnder(u.dataDir);
@@ -190,6 +191,7 @@ test('feed Makefiles install what the packages ship', () => {
   assert.ok(conffiles);
   assert.deepEqual(conffiles[1].split('\n'), spec('bpfcountd').files.filter((f) => f.conffile).map((f) => f.to));
   assert.match(text, /DEPENDS:=@HAS_FPU .*\+node \+node-pcap/);
+  assert.equal(/USERID:=(\S+)/.exec(text)?.[1], spec('bpfcountd').requireUser, 'USERID as Require-User');
   // node-pcap: its build dir is the npm package's own tree (node_modules/pcap here).
   assert.deepEqual(makefileInstalls('node-pcap', 'node-pcap').sort(byPath),
     spec('node-pcap').files.map((f) => ({ to: f.to, mode: f.mode, from: f.from.replace(/^node_modules\/pcap\//, '') })).sort(byPath));
