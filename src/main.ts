@@ -5,6 +5,7 @@
  *   -r  count a capture file, print the counters, exit
  *   --check  validate and print how each rule is evaluated
  */
+import { traceStartup } from './startup-trace';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { parseArgs, USAGE, UsageError, type Options } from './cli';
@@ -190,6 +191,7 @@ async function serve(options: Options, service: boolean): Promise<void> {
   }
   try {
     await supervisor.start();
+    traceStartup('all sections counting');
     configuredMetrics = loadedMetrics;
     metrics = new MetricsOutputs(supervisor, log);
     await metrics.apply(metricsSettings(options));
@@ -206,6 +208,7 @@ async function serve(options: Options, service: boolean): Promise<void> {
     ubus = startUbusObject({ socketPath: ubusSocket === '' ? undefined : ubusSocket, control: supervisor, log });
   }
   const names = supervisor.names();
+  traceStartup('serving');
   log(`serving ${names.length} instance${names.length === 1 ? '' : 's'}: ${names.join(', ')}`);
 }
 
@@ -219,6 +222,7 @@ function removePidFile(path: string | undefined): void {
 }
 
 async function main(argv: readonly string[]): Promise<void> {
+  traceStartup('main');
   const options = parseArgs(argv);
   if (options.help) {
     process.stdout.write(USAGE);

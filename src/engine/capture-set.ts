@@ -20,6 +20,7 @@ import type { MatchAtFn } from '../filter';
 import { Counters } from './counters';
 import { planJavaScript, validUnoptimised, type EnginePlan } from './js-engine';
 import { joinPrefilter } from './prefilter-join';
+import { traceStartup } from '../startup-trace';
 
 export type Source =
   | { kind: 'live'; ifname: string; bufferSize: number }
@@ -190,7 +191,9 @@ export class CaptureSet {
         optimiserRefused.set(slot, message);
       } else refused.set(slot, message);
     });
+    traceStartup(`${spec.name}: link type, prefilter and ${spec.rules.length} rules checked by libpcap`);
     const js = planJavaScript(valid.map((slot) => spec.rules[slot].expr), valid, this.linkType, counters);
+    traceStartup(`${spec.name}: JavaScript matcher compiled`);
     const planOf = new Map<number, EnginePlan>();
     valid.forEach((slot, i) => planOf.set(slot, js.plans[i]));
 
@@ -234,7 +237,9 @@ export class CaptureSet {
       this.kernelFilter = shared.filter;
       this.kernelFilterNote = shared.note;
       this.snapLength = this.sharedSnapLength(js.plans);
+      traceStartup(`${spec.name}: shared kernel filter built (${this.kernelFilter.length} chars)`);
       this.main = this.openMain(this.kernelFilter, matchEach(js.matchAt), this.snapLength);
+      traceStartup(`${spec.name}: shared capture opened`);
     }
     for (const { rule, slot, filter } of ruleFilters) {
       try {

@@ -7,6 +7,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { traceStartup } from '../startup-trace';
 
 let gc: (() => void) | undefined;
 let pending = false;
@@ -22,5 +23,6 @@ export function collectGarbageSoon(): void {
       gc = runInNewContext('gc') as () => void;
     }
     gc();
+    traceStartup('full GC done');
   });
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Summarises the console of a bench boot (test/cross/guest-bench.sh):
+# medians with min-max over the rounds, the ratios of issue 14's targets, and
+# the phases of the traced start.
+#   test/cross/bench-summary.sh CONSOLE.txt
+set -euo pipefail
+console=$1
+tr -d '\r' <"$console" | awk '
+function field(line, key,   m) {
+	if (match(line, " " key "=[0-9-]+")) { m = substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 2); return m + 0 }
+	return ""
+}
+function add(name, v) { if (v == "" || v < 0) return; n[name]++; val[name, n[name]] = v }
+function median(name,   i, j, t, k, a) {
+	k = n[name]; if (k == 0) return -1
+	for (i = 1; i <= k; i++) a[i] = val[name, i]
+	for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	lo[name] = a[1]; hi[name] = a[k]
+	return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+}
+function show(name, unit,   m) {
+	m = median(name)
+	if (m < 0) { printf "bench: %-28s no value\n", name; return -1 }
+	printf "bench: %-28s median %8d %s  (min %d, max %d, n=%d)\n", name, m, unit, lo[name], hi[name], n[name]
+	return m
+}
+/^XBENCH [0-9]+ node-e-0 / { add("node -e 0", field($0, "ms")) }
+/^XBENCH [0-9]+ help / { add("bpfcountd -h", field($0, "ms")) }
+/^XBENCH [0-9]+ idle / { add("idle node RssAnon", field($0, "RssAnon")) }
+/^XBENCH [0-9]+ start8 / { add("8 sections exec->counting", field($0, "count_ms")); add("8 sections exec->socket", field($0, "socket_ms")) }
+/^XBENCH [0-9]+ mem8 / { add("8 sections RssAnon", field($0, "RssAnon")); add("8 sections VmHWM", field($0, "VmHWM")) }
+/^XBENCH [0-9]+ (start8|mem8|idle) / { if (round[$2] == "") order[++rounds] = $2; round[$2] = round[$2] " " $3 ":" (field($0, "count_ms") != "" ? field($0, "count_ms") "ms" : field($0, "RssAnon") "kB") }
+/^XBENCH trace / { traced = traced "  " $0 "\n" }
+/^trace: / { trace = trace "  " $0 "\n" }
+/^XARCH kernel|^XARCH node / { print "bench: " $0 }
+END {
+	for (i = 1; i <= rounds; i++) printf "bench: round %s:%s\n", order[i], round[order[i]]
+	node0 = show("node -e 0", "ms")
+	help = show("bpfcountd -h", "ms")
+	c8 = show("8 sections exec->counting", "ms")
+	show("8 sections exec->socket", "ms")
+	idle = show("idle node RssAnon", "kB")
+	m8 = show("8 sections RssAnon", "kB")
+	show("8 sections VmHWM", "kB")
+	if (node0 > 0 && c8 >= 0) printf "bench: (a) exec->counting / node -e 0 = %.2f (target <= 2; spread: min/max %.2f..%.2f)\n", c8 / node0, lo["8 sections exec->counting"] / hi["node -e 0"], hi["8 sections exec->counting"] / lo["node -e 0"]
+	if (node0 > 0 && help >= 0) printf "bench: loading the bundle: bpfcountd -h - node -e 0 = %d ms\n", help - node0
+	if (idle > 0 && m8 > 0) printf "bench: (b) RssAnon 8 sections - idle node = %+d kB (target <= +8192; spread: %+d..%+d)\n", m8 - idle, lo["8 sections RssAnon"] - hi["idle node RssAnon"], hi["8 sections RssAnon"] - lo["idle node RssAnon"]
+	printf "bench: traced start (BPFCOUNTD_TRACE_STARTUP=1):\n%s%s", trace, traced
+	if (rounds == 0) { print "bench: no rounds in the console"; exit 1 }
+}'
