@@ -1,11 +1,10 @@
 /**
  * Start-up trace for measurements (test/cross, bench): with BPFCOUNTD_TRACE_STARTUP=1 the daemon
- * writes one line per phase to stderr: ms since the process started (performance.now(), whose
- * origin is the process start), RssAnon from /proc/self/status, and how many libpcap handles
- * (each one pcap_compile) were opened so far. Off by default: one environment lookup.
+ * writes one line per phase to stderr: ms since the process started (process.uptime()), RssAnon
+ * from /proc/self/status, V8's heap, and how many libpcap handles (each one pcap_compile) were
+ * opened so far. Off by default: one environment lookup.
  */
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 
 const enabled = process.env.BPFCOUNTD_TRACE_STARTUP === '1';
 const counts = { offline: 0, live: 0 };
@@ -20,7 +19,7 @@ export function traceStartup(phase: string): void {
   }
   const m = process.memoryUsage();
   const kb = (n: number): number => Math.round(n / 1024);
-  process.stderr.write(`trace: ${performance.now().toFixed(0)} ms RssAnon=${anon} kB heapUsed=${kb(m.heapUsed)} heapTotal=${kb(m.heapTotal)} `
+  process.stderr.write(`trace: ${(process.uptime() * 1000).toFixed(0)} ms RssAnon=${anon} kB heapUsed=${kb(m.heapUsed)} heapTotal=${kb(m.heapTotal)} `
     + `external=${kb(m.external)} offline=${counts.offline} live=${counts.live} ${phase}\n`);
 }
 

@@ -27,9 +27,11 @@ function show(name, unit,   m) {
 /^XBENCH [0-9]+ node-e-0 / { add("node -e 0", field($0, "ms")) }
 /^XBENCH [0-9]+ help / { add("bpfcountd -h", field($0, "ms")) }
 /^XBENCH [0-9]+ idle / { add("idle node RssAnon", field($0, "RssAnon")) }
+/^XBENCH [0-9]+ start1 / { add("1 section exec->counting", field($0, "count_ms")) }
+/^XBENCH [0-9]+ mem1 / { add("1 section RssAnon", field($0, "RssAnon")) }
 /^XBENCH [0-9]+ start8 / { add("8 sections exec->counting", field($0, "count_ms")); add("8 sections exec->socket", field($0, "socket_ms")) }
 /^XBENCH [0-9]+ mem8 / { add("8 sections RssAnon", field($0, "RssAnon")); add("8 sections VmHWM", field($0, "VmHWM")) }
-/^XBENCH [0-9]+ (start8|mem8|idle) / { if (round[$2] == "") order[++rounds] = $2; round[$2] = round[$2] " " $3 ":" (field($0, "count_ms") != "" ? field($0, "count_ms") "ms" : field($0, "RssAnon") "kB") }
+/^XBENCH [0-9]+ (start1|mem1|start8|mem8|idle) / { if (round[$2] == "") order[++rounds] = $2; round[$2] = round[$2] " " $3 ":" (field($0, "count_ms") != "" ? field($0, "count_ms") "ms" : field($0, "RssAnon") "kB") }
 /^XBENCH trace / { traced = traced "  " $0 "\n" }
 /^trace: / { trace = trace "  " $0 "\n" }
 /^XARCH kernel|^XARCH node / { print "bench: " $0 }
@@ -37,13 +39,17 @@ END {
 	for (i = 1; i <= rounds; i++) printf "bench: round %s:%s\n", order[i], round[order[i]]
 	node0 = show("node -e 0", "ms")
 	help = show("bpfcountd -h", "ms")
+	c1 = show("1 section exec->counting", "ms")
 	c8 = show("8 sections exec->counting", "ms")
 	show("8 sections exec->socket", "ms")
 	idle = show("idle node RssAnon", "kB")
+	m1 = show("1 section RssAnon", "kB")
 	m8 = show("8 sections RssAnon", "kB")
 	show("8 sections VmHWM", "kB")
-	if (node0 > 0 && c8 >= 0) printf "bench: (a) exec->counting / node -e 0 = %.2f (target <= 2; spread: min/max %.2f..%.2f)\n", c8 / node0, lo["8 sections exec->counting"] / hi["node -e 0"], hi["8 sections exec->counting"] / lo["node -e 0"]
+	if (node0 > 0 && c1 >= 0) printf "bench: (a) 1 section exec->counting / node -e 0 = %.2f (target <= 2; spread: min/max %.2f..%.2f)\n", c1 / node0, lo["1 section exec->counting"] / hi["node -e 0"], hi["1 section exec->counting"] / lo["node -e 0"]
+	if (node0 > 0 && c8 >= 0) printf "bench: (a) 8 sections exec->counting / node -e 0 = %.2f (target <= 2; spread: min/max %.2f..%.2f)\n", c8 / node0, lo["8 sections exec->counting"] / hi["node -e 0"], hi["8 sections exec->counting"] / lo["node -e 0"]
 	if (node0 > 0 && help >= 0) printf "bench: loading the bundle: bpfcountd -h - node -e 0 = %d ms\n", help - node0
+	if (idle > 0 && m1 > 0) printf "bench: RssAnon 1 section - idle node = %+d kB (target <= +4096)\n", m1 - idle
 	if (idle > 0 && m8 > 0) printf "bench: (b) RssAnon 8 sections - idle node = %+d kB (target <= +8192; spread: %+d..%+d)\n", m8 - idle, lo["8 sections RssAnon"] - hi["idle node RssAnon"], hi["8 sections RssAnon"] - lo["idle node RssAnon"]
 	printf "bench: traced start (BPFCOUNTD_TRACE_STARTUP=1):\n%s%s", trace, traced
 	if (rounds == 0) { print "bench: no rounds in the console"; exit 1 }

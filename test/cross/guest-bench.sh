@@ -7,6 +7,7 @@
 #   node -e 0                  TIME (exec to exit)
 #   bpfcountd -h               TIME (Node plus loading the bundle)
 #   idle node                  RssAnon once settled
+#   bpfcountd, 1 section       exec->counting (the section counted a frame), then RssAnon once settled
 #   bpfcountd, 8 sections      exec->counting (every section counted a frame), then RssAnon once settled
 # and then one traced start of eight sections (BPFCOUNTD_TRACE_STARTUP=1, see
 # src/startup-trace.ts): its 'trace:' lines give the phases.
@@ -31,11 +32,18 @@ eight() {
 r=1
 while [ "$r" -le "$BENCH_RUNS" ]; do
 	bench "$r" node-e-0 "$(probe time -- /usr/bin/node -e 0)"
-	bench "$r" help "$(probe time -- /usr/bin/node /usr/sbin/bpfcountd -h)"
+	bench "$r" help "$(probe time -- /usr/bin/node /usr/sbin/bpfcountd -h | tail -n 1)"
 	node -e 'setInterval(() => {}, 1000)' &
 	idle=$!
 	bench "$r" idle "$(probe settle "$idle")"
 	stop "$idle"
+	out=$(probe start -t veth1 -s /tmp/s0.sock -w 600 -- /usr/bin/node /usr/sbin/bpfcountd -c /etc/config/sections1)
+	bench "$r" start1 "$out"
+	pid=$(pid_of "$out")
+	if [ -n "$pid" ]; then
+		bench "$r" mem1 "$(probe settle "$pid")"
+		stop "$pid"
+	fi
 	eight
 	bench "$r" start8 "$out"
 	pid=$(pid_of "$out")
