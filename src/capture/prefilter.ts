@@ -33,6 +33,9 @@ import { parseFilter } from '../filter/parse';
 import { planRule } from '../filter';
 import { optimiserMayMiscompile } from './prefilter-risk';
 import { MAX_SNAPLEN } from './handle';
+import type { Memo } from './validate';
+
+const noMemo: Memo = (_key, compute) => compute();
 
 export interface SharedFilter {
   /** '' = no kernel filter. */
@@ -51,51 +54,91 @@ type Level = 'exact' | 'no-comparisons' | 'protocols';
 /** A rule for the kernel filter; coarse: only its coarsest form may go in (see capture-set.ts). */
 export interface KernelTerm { expr: string; coarse: boolean }
 
-export function sharedKernelFilter(prefilter: string, ruleExprs: readonly (string | KernelTerm)[], linkType: number): SharedFilter {
+export function sharedKernelFilter(prefilter: string, ruleExprs: readonly (string | KernelTerm)[], linkType: number,
+  memo: Memo = noMemo): SharedFilter {
   const base = prefilter.trim();
   const onlyPrefilter = (why: string): SharedFilter => ({ filter: base, note: why });
   if (ruleExprs.length === 0) return onlyPrefilter('no rule');
   if (base !== '' && hasShift(parse(base))) return onlyPrefilter('the prefilter shifts offsets: rules are not joined to it');
-
-  const rules = ruleExprs.flatMap((r) => (typeof r === 'string' ? termsOf(r, false) : termsOf(r.expr, r.coarse)));
-  if (rules.some((r) => r.ast === undefined)) return onlyPrefilter('a rule cannot be analysed');
-  const plain = rules.filter((r) => !hasShift(r.ast));
-  const shifting = rules.filter((r) => hasShift(r.ast));
-  // The OR must end in `vlan` (tagged frames, see above), and `vlan` shifts a rule after it: any
-  // rule that shifts offsets itself can go neither before nor after it.
-  if (shifting.length > 0) return onlyPrefilter('a rule shifts offsets (vlan/mpls/pppoes/geneve): rules are not joined');
-  if (plain.some((r) => r.ast === null)) return onlyPrefilter('a rule matches every packet');
-
-  const tagged = linkType === DLT_EN10MB ? ['vlan'] : [];
-  const coarseRules = plain.filter((r) => r.coarseOnly);
-  const coarseNote = coarseRules.length === 0 ? ''
-    : `, ${coarseRules.length} rule(s) coarse (libpcap's optimiser may miscompile their shape, or refuses them)`;
+  // What depends on the rules only is the same for every prefilter (sections on both directions of a link).
+  const rules = memo(`rules-or\0${linkType}\0${JSON.stringify(ruleExprs)}`, () => new JoinedRules(ruleExprs, linkType));
+  if (rules.refusal !== undefined) return onlyPrefilter(rules.refusal);
   for (const level of ['exact', 'no-comparisons', 'protocols'] as Level[]) {
+    const joined = rules.at(level);
+    if (joined.everything !== undefined) return onlyPrefilter(joined.everything);
+    const estimate = joined.estimate + (base === '' ? 0 : 4 * countNodes(parse(base) ?? null));
+    if (estimate > INSTRUCTION_BUDGET) continue;
+    const filter = base === '' ? joined.text : `(${base}) and (${joined.text})`;
+    const how = level === 'exact'
+      ? 'exactly the packets some rule can match, among packets long enough for every rule\'s loads'
+      : `a superset (${level})`;
+    return { filter, note: `${how}${rules.coarseNote}${rules.tagged.length ? ', plus VLAN-tagged frames' : ''}; about ${estimate} BPF instructions` };
+  }
+  return onlyPrefilter(`the rules exceed the kernel filter budget of ${INSTRUCTION_BUDGET} instructions even when coarse`);
+}
+
+/** The OR of the rules at each level of coarseness (computed when first asked for), or why there is none. */
+class JoinedRules {
+  readonly refusal?: string;
+  readonly tagged: string[];
+  readonly coarseNote: string = '';
+  private readonly plain: Term[] = [];
+  private readonly levels = new Map<Level, { text: string; estimate: number; everything?: string }>();
+
+  constructor(ruleExprs: readonly (string | KernelTerm)[], private readonly linkType: number) {
+    this.tagged = linkType === DLT_EN10MB ? ['vlan'] : [];
+    const rules = ruleExprs.flatMap((r) => (typeof r === 'string' ? termsOf(r, false) : termsOf(r.expr, r.coarse)));
+    if (rules.some((r) => r.ast === undefined)) {
+      this.refusal = 'a rule cannot be analysed';
+      return;
+    }
+    const plain = rules.filter((r) => !hasShift(r.ast));
+    const shifting = rules.filter((r) => hasShift(r.ast));
+    // The OR must end in `vlan` (tagged frames, see above), and `vlan` shifts a rule after it: any
+    // rule that shifts offsets itself can go neither before nor after it.
+    if (shifting.length > 0) {
+      this.refusal = 'a rule shifts offsets (vlan/mpls/pppoes/geneve): rules are not joined';
+      return;
+    }
+    if (plain.some((r) => r.ast === null)) {
+      this.refusal = 'a rule matches every packet';
+      return;
+    }
+    this.plain = plain;
+    const coarseRules = plain.filter((r) => r.coarseOnly);
+    this.coarseNote = coarseRules.length === 0 ? ''
+      : `, ${coarseRules.length} rule(s) coarse (libpcap's optimiser may miscompile their shape, or refuses them)`;
+  }
+
+  /** The joined terms at `level` and their estimated instructions; `everything`: why there is no such OR. */
+  at(level: Level): { text: string; estimate: number; everything?: string } {
+    const known = this.levels.get(level);
+    if (known) return known;
+    const result = this.join(level);
+    this.levels.set(level, result);
+    return result;
+  }
+
+  private join(level: Level): { text: string; estimate: number; everything?: string } {
     const terms: string[] = [];
     let everything = false;
-    for (const { text, ast, coarseOnly } of plain) {
+    for (const { text, ast, coarseOnly } of this.plain) {
       const coarse = level === 'exact' && !coarseOnly ? text : safe(coarsen(ast as Expr, coarseOnly ? 'protocols' : level, true));
       if (coarse === true) everything = true;
-      if (coarse === true && coarseOnly) return onlyPrefilter(`rule '${text}' may be miscompiled by libpcap's optimiser and its coarse form matches everything`);
+      if (coarse === true && coarseOnly) {
+        return { text: '', estimate: 0, everything: `rule '${text}' may be miscompiled by libpcap's optimiser and its coarse form matches everything` };
+      }
       if (typeof coarse === 'boolean') continue;
-      const term = guardedTerm(typeof coarse === 'string' ? coarse : print(coarse), linkType,
+      const term = guardedTerm(typeof coarse === 'string' ? coarse : print(coarse), this.linkType,
         safe(coarsen(ast as Expr, 'protocols', true)));
       if (term === undefined) everything = true;
       else terms.push(term);
     }
-    if (everything) return onlyPrefilter(`a rule made coarse at level '${level}' matches everything`);
+    if (everything) return { text: '', estimate: 0, everything: `a rule made coarse at level '${level}' matches everything` };
     // `vlan` last: it shifts what follows it.
-    const unique = [...new Set(terms), ...tagged];
-    const joined = unique.map((t) => `(${t})`).join(' or ');
-    const estimate = estimateInstructions(unique) + (base === '' ? 0 : 4 * countNodes(parse(base) ?? null));
-    if (estimate > INSTRUCTION_BUDGET) continue;
-    const filter = base === '' ? joined : `(${base}) and (${joined})`;
-    const how = level === 'exact'
-      ? 'exactly the packets some rule can match, among packets long enough for every rule\'s loads'
-      : `a superset (${level})`;
-    return { filter, note: `${how}${coarseNote}${tagged.length ? ', plus VLAN-tagged frames' : ''}; about ${estimate} BPF instructions` };
+    const unique = [...new Set(terms), ...this.tagged];
+    return { text: unique.map((t) => `(${t})`).join(' or '), estimate: estimateInstructions(unique) };
   }
-  return onlyPrefilter(`the rules exceed the kernel filter budget of ${INSTRUCTION_BUDGET} instructions even when coarse`);
 }
 
 interface Term { text: string; coarseOnly: boolean; ast: Expr | null | undefined }

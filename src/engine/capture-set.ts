@@ -16,7 +16,7 @@ import { sharedKernelFilter, type KernelTerm } from '../capture/prefilter';
 import { isLiveOnlyRefusal, isRejectsAllRefusal, usesKernelMetadata } from '../capture/live-only';
 import { interfaceLinkType } from '../capture/interface';
 import { layoutOfFile, readSavefile, SavefileError, type SavefileLayout } from '../capture/savefile';
-import type { MatchAtFn } from '../filter';
+import { planRule, type MatchAtFn } from '../filter';
 import { Counters } from './counters';
 import { planJavaScript, validUnoptimised, type EnginePlan } from './js-engine';
 import { joinPrefilter } from './prefilter-join';
@@ -192,7 +192,8 @@ export class CaptureSet {
       } else refused.set(slot, message);
     });
     traceStartup(`${spec.name}: link type, prefilter and ${spec.rules.length} rules checked by libpcap`);
-    const js = planJavaScript(valid.map((slot) => spec.rules[slot].expr), valid, this.linkType, counters);
+    const memo = checker.memo.bind(checker);
+    const js = planJavaScript(valid.map((slot) => spec.rules[slot].expr), valid, this.linkType, counters, memo);
     traceStartup(`${spec.name}: JavaScript matcher compiled`);
     const planOf = new Map<number, EnginePlan>();
     valid.forEach((slot, i) => planOf.set(slot, js.plans[i]));
@@ -233,7 +234,7 @@ export class CaptureSet {
       // Reading a file, libpcap would run the OR in user space: only cost, no saving.
       const shared = spec.source.kind === 'file'
         ? { filter: spec.prefilter, note: 'read by libpcap, kernel filter = the prefilter' }
-        : sharedKernelFilter(spec.prefilter, this.kernelTerms(optimiserRefused), this.linkType);
+        : sharedKernelFilter(spec.prefilter, this.kernelTerms(optimiserRefused), this.linkType, memo);
       this.kernelFilter = shared.filter;
       this.kernelFilterNote = shared.note;
       this.snapLength = this.sharedSnapLength(js.plans);
@@ -299,7 +300,7 @@ export class CaptureSet {
     let snap = 0;
     for (const plan of plans) if (plan.engine === 'javascript') snap = Math.max(snap, plan.snapNeeded);
     if (this.spec.prefilter.trim() !== '') {
-      const [prefilterPlan] = planJavaScript([this.spec.prefilter], [0], this.linkType, new Counters(1)).plans;
+      const prefilterPlan = planRule({ slot: 0, expr: this.spec.prefilter }, this.linkType).plan;
       if (prefilterPlan.engine === 'javascript') snap = Math.max(snap, prefilterPlan.snapNeeded);
     }
     return Math.min(Math.max(snap, 1), MAX_SNAPLEN);

@@ -43,7 +43,9 @@ export class Supervisor implements DaemonControl {
   async start(): Promise<void> {
     const specs = this.options.loadSpecs();
     traceStartup('configuration read');
-    for (const spec of specs) await this.add(spec);
+    await this.checker.inPass(async () => {
+      for (const spec of specs) await this.add(spec);
+    });
     this.timer = setInterval(() => this.poll(), POLL_MS);
   }
 
@@ -56,7 +58,7 @@ export class Supervisor implements DaemonControl {
 
   /** Queued: reloads never overlap. */
   reload(): void {
-    this.reloading = this.reloading.then(() => this.reloadNow()).catch((err: unknown) => {
+    this.reloading = this.reloading.then(() => this.checker.inPass(() => this.reloadNow())).catch((err: unknown) => {
       this.options.log(`reload failed: ${err instanceof Error ? err.message : String(err)}`);
     });
   }
