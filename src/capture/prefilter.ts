@@ -121,6 +121,8 @@ class JoinedRules {
 
   private join(level: Level): { text: string; estimate: number; everything?: string } {
     const terms: string[] = [];
+    /** Primitives per term, for the estimate: known from its parts (parsing each joined term again costs seconds on a router). */
+    const nodes = new Map<string, number>(this.tagged.map((t) => [t, countNodes(parse(t) ?? null)]));
     let everything = false;
     for (const { text, ast, coarseOnly } of this.plain) {
       const coarse = level === 'exact' && !coarseOnly ? text : safe(coarsen(ast as Expr, coarseOnly ? 'protocols' : level, true));
@@ -132,12 +134,15 @@ class JoinedRules {
       const term = guardedTerm(typeof coarse === 'string' ? coarse : print(coarse), this.linkType,
         safe(coarsen(ast as Expr, 'protocols', true)));
       if (term === undefined) everything = true;
-      else terms.push(term);
+      else {
+        terms.push(term.text);
+        nodes.set(term.text, term.nodes);
+      }
     }
     if (everything) return { text: '', estimate: 0, everything: `a rule made coarse at level '${level}' matches everything` };
     // `vlan` last: it shifts what follows it.
     const unique = [...new Set(terms), ...this.tagged];
-    return { text: unique.map((t) => `(${t})`).join(' or '), estimate: estimateInstructions(unique) };
+    return { text: unique.map((t) => `(${t})`).join(' or '), estimate: estimateInstructions(unique.map((t) => nodes.get(t) as number)) };
   }
 }
 
@@ -183,15 +188,18 @@ function readsUpTo(expr: string, linkType: number): number | undefined {
  * that needs a term matching everything. `coarse` is a superset of `term`
  * (null: none but true).
  */
-function guardedTerm(term: string, linkType: number, coarse: Tri | null): string | undefined {
+function guardedTerm(term: string, linkType: number, coarse: Tri | null): { text: string; nodes: number } | undefined {
   const reads = readsUpTo(term, linkType);
   const coarseText = coarse === null || typeof coarse === 'boolean' ? undefined : print(coarse);
   const coarseReads = coarseText === undefined ? undefined : readsUpTo(coarseText, linkType);
-  const short = coarseText === undefined || coarseReads === undefined ? undefined : `len < ${coarseReads} or (${coarseText})`;
+  // Primitives of each form (`len < N` is one): what countNodes() gives the parsed text.
+  const short = coarseText === undefined || coarseReads === undefined ? undefined
+    : { text: `len < ${coarseReads} or (${coarseText})`, nodes: 1 + countNodes(parse(coarseText) ?? null) };
   if (reads === undefined) return short;
+  const termNodes = countNodes(parse(term) ?? null);
   // A coarse form that reads as far as the rule itself saves nothing.
-  if (short === undefined || (coarseReads as number) >= reads) return `len < ${reads} or (${term})`;
-  return `(len >= ${reads} and (${term})) or (len < ${reads} and (${short}))`;
+  if (short === undefined || (coarseReads as number) >= reads) return { text: `len < ${reads} or (${term})`, nodes: 1 + termNodes };
+  return { text: `(len >= ${reads} and (${term})) or (len < ${reads} and (${short.text}))`, nodes: 2 + termNodes + short.nodes };
 }
 
 /** A coarse form the optimiser may miscompile itself is replaced by "everything". */
@@ -321,8 +329,8 @@ function countNodes(ast: Expr | null): number {
  * rules 196 instructions, 30 / 60 / 100 varied rules 146 / 292 / 522). The
  * budget leaves room for the estimate being 25% low.
  */
-function estimateInstructions(terms: readonly string[]): number {
+function estimateInstructions(termNodes: readonly number[]): number {
   let nodes = 0;
-  for (const term of terms) nodes += countNodes(parse(term) ?? null);
+  for (const n of termNodes) nodes += n;
   return Math.ceil(1.6 * nodes) + 10;
 }
