@@ -5,6 +5,7 @@
  *   -r  count a capture file, print the counters, exit
  *   --check  validate and print how each rule is evaluated
  */
+import { traceStartup } from './startup-trace';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { parseArgs, USAGE, UsageError, type Options } from './cli';
@@ -196,6 +197,7 @@ async function serve(options: Options, service: boolean): Promise<void> {
   }
   try {
     await supervisor.start();
+    traceStartup('all sections counting');
     configuredMetrics = loadedMetrics;
     metrics = new MetricsOutputs(supervisor, log);
     await metrics.apply(metricsSettings(options));
@@ -213,6 +215,7 @@ async function serve(options: Options, service: boolean): Promise<void> {
   }
   collectYoungGenerationPeriodically();
   const names = supervisor.names();
+  traceStartup('serving');
   log(`serving ${names.length} instance${names.length === 1 ? '' : 's'}: ${names.join(', ')}`);
 }
 
@@ -226,6 +229,7 @@ function removePidFile(path: string | undefined): void {
 }
 
 async function main(argv: readonly string[]): Promise<void> {
+  traceStartup('main');
   const options = parseArgs(argv);
   if (options.help) {
     process.stdout.write(USAGE);

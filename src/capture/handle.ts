@@ -7,6 +7,7 @@
  * arrays: a reload or re-attach allocates none, and nothing waits for the
  * garbage collector.
  */
+import { traceHandle } from '../startup-trace';
 import { linkTypeNumber, nativePcap, type NativeSession, type NativeStats } from './binding';
 
 /**
@@ -69,6 +70,7 @@ export class CaptureHandle {
 
   /** Throws libpcap's message when the interface or the filter is refused. */
   static openLive(device: string, options: LiveOptions, sink: BatchSink): CaptureHandle {
+    traceHandle('live');
     return new CaptureHandle(
       (session) => session.open_live(device, options.filter, options.bufferSize, options.snapLength, '',
         ignorePacket, false, options.timeoutMs, ignoreWarning, true),
@@ -77,6 +79,7 @@ export class CaptureHandle {
 
   /** Throws libpcap's message when the file or the filter is refused. */
   static openFile(path: string, filter: string, sink: BatchSink): CaptureHandle {
+    traceHandle('offline');
     return new CaptureHandle(
       (session) => session.open_offline(path, filter, 0, 0, '', ignorePacket, false, 0, ignoreWarning, false),
       sink);

@@ -33,6 +33,9 @@ import { parseFilter } from '../filter/parse';
 import { planRule } from '../filter';
 import { optimiserMayMiscompile } from './prefilter-risk';
 import { MAX_SNAPLEN } from './handle';
+import type { Memo } from './validate';
+
+const noMemo: Memo = (_key, compute) => compute();
 
 export interface SharedFilter {
   /** '' = no kernel filter. */
@@ -51,51 +54,96 @@ type Level = 'exact' | 'no-comparisons' | 'protocols';
 /** A rule for the kernel filter; coarse: only its coarsest form may go in (see capture-set.ts). */
 export interface KernelTerm { expr: string; coarse: boolean }
 
-export function sharedKernelFilter(prefilter: string, ruleExprs: readonly (string | KernelTerm)[], linkType: number): SharedFilter {
+export function sharedKernelFilter(prefilter: string, ruleExprs: readonly (string | KernelTerm)[], linkType: number,
+  memo: Memo = noMemo): SharedFilter {
   const base = prefilter.trim();
   const onlyPrefilter = (why: string): SharedFilter => ({ filter: base, note: why });
   if (ruleExprs.length === 0) return onlyPrefilter('no rule');
   if (base !== '' && hasShift(parse(base))) return onlyPrefilter('the prefilter shifts offsets: rules are not joined to it');
-
-  const rules = ruleExprs.flatMap((r) => (typeof r === 'string' ? termsOf(r, false) : termsOf(r.expr, r.coarse)));
-  if (rules.some((r) => r.ast === undefined)) return onlyPrefilter('a rule cannot be analysed');
-  const plain = rules.filter((r) => !hasShift(r.ast));
-  const shifting = rules.filter((r) => hasShift(r.ast));
-  // The OR must end in `vlan` (tagged frames, see above), and `vlan` shifts a rule after it: any
-  // rule that shifts offsets itself can go neither before nor after it.
-  if (shifting.length > 0) return onlyPrefilter('a rule shifts offsets (vlan/mpls/pppoes/geneve): rules are not joined');
-  if (plain.some((r) => r.ast === null)) return onlyPrefilter('a rule matches every packet');
-
-  const tagged = linkType === DLT_EN10MB ? ['vlan'] : [];
-  const coarseRules = plain.filter((r) => r.coarseOnly);
-  const coarseNote = coarseRules.length === 0 ? ''
-    : `, ${coarseRules.length} rule(s) coarse (libpcap's optimiser may miscompile their shape, or refuses them)`;
+  // What depends on the rules only is the same for every prefilter (sections on both directions of a link).
+  const rules = memo(`rules-or\0${linkType}\0${JSON.stringify(ruleExprs)}`, () => new JoinedRules(ruleExprs, linkType));
+  if (rules.refusal !== undefined) return onlyPrefilter(rules.refusal);
   for (const level of ['exact', 'no-comparisons', 'protocols'] as Level[]) {
-    const terms: string[] = [];
-    let everything = false;
-    for (const { text, ast, coarseOnly } of plain) {
-      const coarse = level === 'exact' && !coarseOnly ? text : safe(coarsen(ast as Expr, coarseOnly ? 'protocols' : level, true));
-      if (coarse === true) everything = true;
-      if (coarse === true && coarseOnly) return onlyPrefilter(`rule '${text}' may be miscompiled by libpcap's optimiser and its coarse form matches everything`);
-      if (typeof coarse === 'boolean') continue;
-      const term = guardedTerm(typeof coarse === 'string' ? coarse : print(coarse), linkType,
-        safe(coarsen(ast as Expr, 'protocols', true)));
-      if (term === undefined) everything = true;
-      else terms.push(term);
-    }
-    if (everything) return onlyPrefilter(`a rule made coarse at level '${level}' matches everything`);
-    // `vlan` last: it shifts what follows it.
-    const unique = [...new Set(terms), ...tagged];
-    const joined = unique.map((t) => `(${t})`).join(' or ');
-    const estimate = estimateInstructions(unique) + (base === '' ? 0 : 4 * countNodes(parse(base) ?? null));
+    const joined = rules.at(level);
+    if (joined.everything !== undefined) return onlyPrefilter(joined.everything);
+    const estimate = joined.estimate + (base === '' ? 0 : 4 * countNodes(parse(base) ?? null));
     if (estimate > INSTRUCTION_BUDGET) continue;
-    const filter = base === '' ? joined : `(${base}) and (${joined})`;
+    const filter = base === '' ? joined.text : `(${base}) and (${joined.text})`;
     const how = level === 'exact'
       ? 'exactly the packets some rule can match, among packets long enough for every rule\'s loads'
       : `a superset (${level})`;
-    return { filter, note: `${how}${coarseNote}${tagged.length ? ', plus VLAN-tagged frames' : ''}; about ${estimate} BPF instructions` };
+    return { filter, note: `${how}${rules.coarseNote}${rules.tagged.length ? ', plus VLAN-tagged frames' : ''}; about ${estimate} BPF instructions` };
   }
   return onlyPrefilter(`the rules exceed the kernel filter budget of ${INSTRUCTION_BUDGET} instructions even when coarse`);
+}
+
+/** The OR of the rules at each level of coarseness (computed when first asked for), or why there is none. */
+class JoinedRules {
+  readonly refusal?: string;
+  readonly tagged: string[];
+  readonly coarseNote: string = '';
+  private readonly plain: Term[] = [];
+  private readonly levels = new Map<Level, { text: string; estimate: number; everything?: string }>();
+
+  constructor(ruleExprs: readonly (string | KernelTerm)[], private readonly linkType: number) {
+    this.tagged = linkType === DLT_EN10MB ? ['vlan'] : [];
+    const rules = ruleExprs.flatMap((r) => (typeof r === 'string' ? termsOf(r, false) : termsOf(r.expr, r.coarse)));
+    if (rules.some((r) => r.ast === undefined)) {
+      this.refusal = 'a rule cannot be analysed';
+      return;
+    }
+    const plain = rules.filter((r) => !hasShift(r.ast));
+    const shifting = rules.filter((r) => hasShift(r.ast));
+    // The OR must end in `vlan` (tagged frames, see above), and `vlan` shifts a rule after it: any
+    // rule that shifts offsets itself can go neither before nor after it.
+    if (shifting.length > 0) {
+      this.refusal = 'a rule shifts offsets (vlan/mpls/pppoes/geneve): rules are not joined';
+      return;
+    }
+    if (plain.some((r) => r.ast === null)) {
+      this.refusal = 'a rule matches every packet';
+      return;
+    }
+    this.plain = plain;
+    const coarseRules = plain.filter((r) => r.coarseOnly);
+    this.coarseNote = coarseRules.length === 0 ? ''
+      : `, ${coarseRules.length} rule(s) coarse (libpcap's optimiser may miscompile their shape, or refuses them)`;
+  }
+
+  /** The joined terms at `level` and their estimated instructions; `everything`: why there is no such OR. */
+  at(level: Level): { text: string; estimate: number; everything?: string } {
+    const known = this.levels.get(level);
+    if (known) return known;
+    const result = this.join(level);
+    this.levels.set(level, result);
+    return result;
+  }
+
+  private join(level: Level): { text: string; estimate: number; everything?: string } {
+    const terms: string[] = [];
+    /** Primitives per term, for the estimate: known from its parts (parsing each joined term again costs seconds on a router). */
+    const nodes = new Map<string, number>(this.tagged.map((t) => [t, countNodes(parse(t) ?? null)]));
+    let everything = false;
+    for (const { text, ast, coarseOnly } of this.plain) {
+      const coarse = level === 'exact' && !coarseOnly ? text : safe(coarsen(ast as Expr, coarseOnly ? 'protocols' : level, true));
+      if (coarse === true) everything = true;
+      if (coarse === true && coarseOnly) {
+        return { text: '', estimate: 0, everything: `rule '${text}' may be miscompiled by libpcap's optimiser and its coarse form matches everything` };
+      }
+      if (typeof coarse === 'boolean') continue;
+      const term = guardedTerm(typeof coarse === 'string' ? coarse : print(coarse), this.linkType,
+        safe(coarsen(ast as Expr, 'protocols', true)));
+      if (term === undefined) everything = true;
+      else {
+        terms.push(term.text);
+        nodes.set(term.text, term.nodes);
+      }
+    }
+    if (everything) return { text: '', estimate: 0, everything: `a rule made coarse at level '${level}' matches everything` };
+    // `vlan` last: it shifts what follows it.
+    const unique = [...new Set(terms), ...this.tagged];
+    return { text: unique.map((t) => `(${t})`).join(' or '), estimate: estimateInstructions(unique.map((t) => nodes.get(t) as number)) };
+  }
 }
 
 interface Term { text: string; coarseOnly: boolean; ast: Expr | null | undefined }
@@ -140,15 +188,18 @@ function readsUpTo(expr: string, linkType: number): number | undefined {
  * that needs a term matching everything. `coarse` is a superset of `term`
  * (null: none but true).
  */
-function guardedTerm(term: string, linkType: number, coarse: Tri | null): string | undefined {
+function guardedTerm(term: string, linkType: number, coarse: Tri | null): { text: string; nodes: number } | undefined {
   const reads = readsUpTo(term, linkType);
   const coarseText = coarse === null || typeof coarse === 'boolean' ? undefined : print(coarse);
   const coarseReads = coarseText === undefined ? undefined : readsUpTo(coarseText, linkType);
-  const short = coarseText === undefined || coarseReads === undefined ? undefined : `len < ${coarseReads} or (${coarseText})`;
+  // Primitives of each form (`len < N` is one): what countNodes() gives the parsed text.
+  const short = coarseText === undefined || coarseReads === undefined ? undefined
+    : { text: `len < ${coarseReads} or (${coarseText})`, nodes: 1 + countNodes(parse(coarseText) ?? null) };
   if (reads === undefined) return short;
+  const termNodes = countNodes(parse(term) ?? null);
   // A coarse form that reads as far as the rule itself saves nothing.
-  if (short === undefined || (coarseReads as number) >= reads) return `len < ${reads} or (${term})`;
-  return `(len >= ${reads} and (${term})) or (len < ${reads} and (${short}))`;
+  if (short === undefined || (coarseReads as number) >= reads) return { text: `len < ${reads} or (${term})`, nodes: 1 + termNodes };
+  return { text: `(len >= ${reads} and (${term})) or (len < ${reads} and (${short.text}))`, nodes: 2 + termNodes + short.nodes };
 }
 
 /** A coarse form the optimiser may miscompile itself is replaced by "everything". */
@@ -278,8 +329,8 @@ function countNodes(ast: Expr | null): number {
  * rules 196 instructions, 30 / 60 / 100 varied rules 146 / 292 / 522). The
  * budget leaves room for the estimate being 25% low.
  */
-function estimateInstructions(terms: readonly string[]): number {
+function estimateInstructions(termNodes: readonly number[]): number {
   let nodes = 0;
-  for (const term of terms) nodes += countNodes(parse(term) ?? null);
+  for (const n of termNodes) nodes += n;
   return Math.ceil(1.6 * nodes) + 10;
 }

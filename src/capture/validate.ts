@@ -1,6 +1,12 @@
 /**
  * Asks libpcap whether it accepts an expression for a link type, without a
  * live interface: libpcap compiles against an empty capture file of that type.
+ *
+ * Within a pass (a start or a reload: every section checks and compiles its
+ * rules, and sections usually share one filter file), a verdict or a compiled
+ * result is computed once per distinct input and remembered until the pass
+ * ends; outside a pass nothing is remembered (host and port names may resolve
+ * differently later).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,9 +22,34 @@ function fileLinkType(dlt: number): number {
 export class ExpressionChecker {
   private readonly dir = mkdtempSync(join(tmpdir(), 'bpfcountd-'));
   private readonly files = new Map<number, string>();
+  private passes = 0;
+  private readonly remembered = new Map<string, unknown>();
+
+  /** Runs `work` as (part of) a pass: results are remembered until the outermost pass ends. */
+  async inPass<T>(work: () => Promise<T>): Promise<T> {
+    this.passes++;
+    try {
+      return await work();
+    } finally {
+      if (--this.passes === 0) this.remembered.clear();
+    }
+  }
+
+  /** compute(), or within a pass the value it gave for the same key. `key` must name every input. */
+  memo<T>(key: string, compute: () => T): T {
+    if (this.passes === 0) return compute();
+    if (this.remembered.has(key)) return this.remembered.get(key) as T;
+    const value = compute();
+    this.remembered.set(key, value);
+    return value;
+  }
 
   /** libpcap's error message, or undefined when the expression compiles. */
   check(expr: string, linkType: number): string | undefined {
+    return this.memo(`check\0${linkType}\0${expr}`, () => this.compile(expr, linkType));
+  }
+
+  private compile(expr: string, linkType: number): string | undefined {
     let handle: CaptureHandle;
     try {
       handle = CaptureHandle.openFile(this.emptyCapture(linkType), expr, noPackets);
@@ -51,3 +82,6 @@ export class ExpressionChecker {
 }
 
 function noPackets(): void {}
+
+/** Remembers a result by a key naming every input (ExpressionChecker.memo within a start or reload). */
+export type Memo = <T>(key: string, compute: () => T) => T;

@@ -16,10 +16,11 @@ import { sharedKernelFilter, type KernelTerm } from '../capture/prefilter';
 import { isLiveOnlyRefusal, isRejectsAllRefusal, usesKernelMetadata } from '../capture/live-only';
 import { interfaceLinkType } from '../capture/interface';
 import { layoutOfFile, readSavefile, SavefileError, type SavefileLayout } from '../capture/savefile';
-import type { MatchAtFn } from '../filter';
+import { planRule, type MatchAtFn } from '../filter';
 import { Counters } from './counters';
 import { planJavaScript, validUnoptimised, type EnginePlan } from './js-engine';
 import { joinPrefilter } from './prefilter-join';
+import { traceStartup } from '../startup-trace';
 
 export type Source =
   | { kind: 'live'; ifname: string; bufferSize: number }
@@ -190,7 +191,10 @@ export class CaptureSet {
         optimiserRefused.set(slot, message);
       } else refused.set(slot, message);
     });
-    const js = planJavaScript(valid.map((slot) => spec.rules[slot].expr), valid, this.linkType, counters);
+    traceStartup(`${spec.name}: link type, prefilter and ${spec.rules.length} rules checked by libpcap`);
+    const memo = checker.memo.bind(checker);
+    const js = planJavaScript(valid.map((slot) => spec.rules[slot].expr), valid, this.linkType, counters, memo);
+    traceStartup(`${spec.name}: JavaScript matcher compiled`);
     const planOf = new Map<number, EnginePlan>();
     valid.forEach((slot, i) => planOf.set(slot, js.plans[i]));
 
@@ -230,11 +234,13 @@ export class CaptureSet {
       // Reading a file, libpcap would run the OR in user space: only cost, no saving.
       const shared = spec.source.kind === 'file'
         ? { filter: spec.prefilter, note: 'read by libpcap, kernel filter = the prefilter' }
-        : sharedKernelFilter(spec.prefilter, this.kernelTerms(optimiserRefused), this.linkType);
+        : sharedKernelFilter(spec.prefilter, this.kernelTerms(optimiserRefused), this.linkType, memo);
       this.kernelFilter = shared.filter;
       this.kernelFilterNote = shared.note;
       this.snapLength = this.sharedSnapLength(js.plans);
+      traceStartup(`${spec.name}: shared kernel filter built (${this.kernelFilter.length} chars)`);
       this.main = this.openMain(this.kernelFilter, matchEach(js.matchAt), this.snapLength);
+      traceStartup(`${spec.name}: shared capture opened`);
     }
     for (const { rule, slot, filter } of ruleFilters) {
       try {
@@ -294,7 +300,7 @@ export class CaptureSet {
     let snap = 0;
     for (const plan of plans) if (plan.engine === 'javascript') snap = Math.max(snap, plan.snapNeeded);
     if (this.spec.prefilter.trim() !== '') {
-      const [prefilterPlan] = planJavaScript([this.spec.prefilter], [0], this.linkType, new Counters(1)).plans;
+      const prefilterPlan = planRule({ slot: 0, expr: this.spec.prefilter }, this.linkType).plan;
       if (prefilterPlan.engine === 'javascript') snap = Math.max(snap, prefilterPlan.snapNeeded);
     }
     return Math.min(Math.max(snap, 1), MAX_SNAPLEN);

@@ -2,8 +2,9 @@
  * The bridge to the JavaScript filter engine (src/filter): which rules it
  * evaluates, and the one compiled function per capture that does it.
  */
-import { compileMatcher, planRule, type MatchAtFn } from '../filter';
+import { bindMatcher, prepareMatcher, planRule, type MatchAtFn, type PreparedMatcher } from '../filter';
 import { isOptimiserRefusal } from '../capture/live-only';
+import type { Memo } from '../capture/validate';
 import type { Counters } from './counters';
 
 export interface JsPlan {
@@ -27,15 +28,19 @@ export interface JsEvaluation {
   source: string;
 }
 
+const noMemo: Memo = (_key, compute) => compute();
+
 /**
  * `exprs[i]` is counted in slot `slots[i]` of `counters`. Every expression
  * has been accepted by libpcap already, so an engine error is the engine's
- * limit, never the user's: such a rule goes to libpcap.
+ * limit, never the user's: such a rule goes to libpcap. Captures with the same
+ * rules (sections sharing a filter file) share one compiled function through `memo`.
  */
 export function planJavaScript(exprs: readonly string[], slots: readonly number[], linkType: number,
-  counters: Counters): JsEvaluation {
-  const compiled = compileMatcher(exprs.map((expr, i) => ({ slot: slots[i], expr })), linkType,
-    counters.bytes, counters.packets);
+  counters: Counters, memo: Memo = noMemo): JsEvaluation {
+  const rules = exprs.map((expr, i) => ({ slot: slots[i], expr }));
+  const prepared = memo<PreparedMatcher>(`matcher\0${linkType}\0${JSON.stringify(rules)}`, () => prepareMatcher(rules, linkType));
+  const compiled = bindMatcher(prepared, counters.bytes, counters.packets);
   const plans = compiled.plans.map((plan): EnginePlan => {
     switch (plan.engine) {
       case 'javascript': return { engine: 'javascript', snapNeeded: plan.snapNeeded, shiftsOffsets: plan.shiftsOffsets };

@@ -54,8 +54,19 @@ export function planRule(rule: RuleInput, linkType: number): { plan: RulePlan; c
   }
 }
 
-export function compileMatcher(rules: readonly RuleInput[], linkType: number,
-                               bytes: Float64Array, packets: Float64Array): CompiledMatcher {
+/**
+ * The counter-independent half of compileMatcher: plans, source and the compiled factory. One
+ * prepared matcher serves any number of captures with the same rules (bindMatcher), which then
+ * share its code.
+ */
+export interface PreparedMatcher {
+  plans: RulePlan[];
+  source: string;
+  /** undefined when the generated code did not compile (every 'javascript' plan is then 'libpcap'). */
+  factory?: (b: Float64Array, n: Float64Array) => MatchAtFn;
+}
+
+export function prepareMatcher(rules: readonly RuleInput[], linkType: number): PreparedMatcher {
   const plans: RulePlan[] = [];
   const compiled: CodegenRule[] = [];
   for (const r of rules) {
@@ -64,19 +75,28 @@ export function compileMatcher(rules: readonly RuleInput[], linkType: number,
     if (cond) compiled.push({ slot: r.slot, cond });
   }
   const source = generate(compiled, chooseShared(compiled.map((c) => c.cond)));
-  let matchAt: MatchAtFn;
   try {
     const factory = new Function('B', 'N', source) as (b: Float64Array, n: Float64Array) => MatchAtFn;
-    matchAt = factory(bytes, packets);
+    return { plans, source, factory };
   } catch (e) {
     // Generated code that does not compile is a defect: hand every rule to libpcap rather than fail.
     const reason = `internal code generation error: ${String(e)}`;
     return {
       plans: plans.map((p): RulePlan => (p.engine === 'javascript' ? { slot: p.slot, engine: 'libpcap', reason } : p)),
-      match: () => undefined,
-      matchAt: () => undefined,
       source,
     };
   }
+}
+
+/** A prepared matcher counting into `bytes` and `packets`. */
+export function bindMatcher(prepared: PreparedMatcher, bytes: Float64Array, packets: Float64Array): CompiledMatcher {
+  const { plans, source, factory } = prepared;
+  if (!factory) return { plans, match: () => undefined, matchAt: () => undefined, source };
+  const matchAt = factory(bytes, packets);
   return { plans, match: (pkt, caplen, wirelen) => matchAt(pkt, 0, caplen, wirelen), matchAt, source };
+}
+
+export function compileMatcher(rules: readonly RuleInput[], linkType: number,
+                               bytes: Float64Array, packets: Float64Array): CompiledMatcher {
+  return bindMatcher(prepareMatcher(rules, linkType), bytes, packets);
 }

@@ -36,7 +36,33 @@ class Backtrack extends Error {
   constructor(readonly unqualified = -1) { super('backtrack'); }
 }
 
+/**
+ * Trees (or the error) of expressions parsed in the current job: a start or reload parses each
+ * rule several times over (its plan, the kernel filter's terms, their length guards), and
+ * parsing is much of a start on a router CPU. Forgotten once the job is done (a microtask).
+ * The trees are never modified by their users.
+ */
+let parsed: Map<string, { tree?: Expr | null; error?: unknown }> | undefined;
+
 export function parseFilter(src: string): Expr | null {
+  if (!parsed) {
+    parsed = new Map();
+    queueMicrotask(() => { parsed = undefined; });
+  }
+  let known = parsed.get(src);
+  if (!known) {
+    try {
+      known = { tree: parseUncached(src) };
+    } catch (error) {
+      known = { error };
+    }
+    parsed.set(src, known);
+  }
+  if (known.error !== undefined) throw known.error;
+  return known.tree as Expr | null;
+}
+
+function parseUncached(src: string): Expr | null {
   const toks = tokenize(src);
   for (const [i, t] of toks.entries()) {
     // `llc rnr` is an LLC subtype although the scanner reads `rnr` as pf's rule number keyword.

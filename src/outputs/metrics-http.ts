@@ -3,7 +3,7 @@
  * /stats.json (the ubus `stats` reply as JSON). Anything else: 404, or 405
  * for other methods. Off unless a listen address is configured.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../config/metrics-options';
 import type { DaemonControl } from '../service/model';
@@ -20,6 +20,8 @@ export class MetricsServer {
 
   /** Resolves with the address actually bound. */
   async listen(address: ListenAddress): Promise<ListenAddress> {
+    // Loaded only when metrics are served: Node's HTTP modules cost seconds of start-up on a router CPU.
+    const { createServer } = require('node:http') as typeof import('node:http');
     const server = createServer((req, res) => this.answer(req, res));
     server.requestTimeout = REQUEST_TIMEOUT_MS;
     server.headersTimeout = REQUEST_TIMEOUT_MS;

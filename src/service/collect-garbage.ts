@@ -15,6 +15,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { traceStartup } from '../startup-trace';
 
 type Collector = (options?: { type: 'major' | 'minor' }) => void;
 let gc: Collector | undefined;
@@ -35,6 +36,7 @@ export function collectGarbageSoon(): void {
   setImmediate(() => {
     pending = false;
     collector()();
+    traceStartup('full GC done');
   });
 }
 

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { interfaceLinkType, interfaceMac } from '../capture/interface';
 import { ExpressionChecker } from '../capture/validate';
+import { traceStartup } from '../startup-trace';
 import { checkRules, checkSaved } from './check';
 import {
   UnknownInstanceError, type CheckReply, type CheckRequest, type DaemonControl, type InstanceRules, type InstanceStats,
@@ -40,7 +41,11 @@ export class Supervisor implements DaemonControl {
 
   /** Throws when the configuration is invalid or a socket cannot be created. */
   async start(): Promise<void> {
-    for (const spec of this.options.loadSpecs()) await this.add(spec);
+    const specs = this.options.loadSpecs();
+    traceStartup('configuration read');
+    await this.checker.inPass(async () => {
+      for (const spec of specs) await this.add(spec);
+    });
     this.timer = setInterval(() => this.poll(), POLL_MS);
   }
 
@@ -53,7 +58,7 @@ export class Supervisor implements DaemonControl {
 
   /** Queued: reloads never overlap. */
   reload(): void {
-    this.reloading = this.reloading.then(() => this.reloadNow()).catch((err: unknown) => {
+    this.reloading = this.reloading.then(() => this.checker.inPass(() => this.reloadNow())).catch((err: unknown) => {
       this.options.log(`reload failed: ${err instanceof Error ? err.message : String(err)}`);
     });
   }
@@ -119,6 +124,7 @@ export class Supervisor implements DaemonControl {
     });
     this.instances.set(spec.name, instance);
     await instance.start();
+    traceStartup(`section ${spec.name} started`);
   }
 
   private async reloadNow(): Promise<void> {

@@ -11,6 +11,10 @@
 #           byte those of dist/bpfcountd.js on this x86_64 machine, and every
 #           count equal to the libpcap oracle's (build/pcap-oracle).
 #   system  qemu-system with Debian's kernel for ARCH (test/cross/system.sh).
+#   bench   qemu-system, start-up and memory rounds only (test/cross/guest-bench.sh,
+#           summary by test/cross/bench-summary.sh; CROSS_BENCH_RUNS rounds, default 5):
+#           test/cross/run.sh mipsel bench
+#           (CROSS_BUNDLE=FILE: that bundle instead of dist/bpfcountd.js)
 #
 # The target root is unpacked from Debian .debs (dpkg -x, never installed);
 # the `pcap` addon is cross-built from node_modules/pcap (whatever sources and
@@ -180,10 +184,10 @@ prepare() {
 	make_root "$arch"
 	make_addon "$arch"
 	mkdir -p "$cache/$arch/root/usr/sbin"
-	cp "$root/dist/bpfcountd.js" "$cache/$arch/root/usr/sbin/bpfcountd"
+	cp "$bundle" "$cache/$arch/root/usr/sbin/bpfcountd"
 	rm -rf "$app"
 	mkdir -p "$app/usr/sbin" "$app/usr/lib/node"
-	cp "$root/dist/bpfcountd.js" "$app/usr/sbin/bpfcountd"
+	cp "$bundle" "$app/usr/sbin/bpfcountd"
 	cp -a "$cache/$arch/root/usr/lib/node/pcap" "$app/usr/lib/node/"
 	local v
 	v=$(cd / && run_target -p 'process.arch + " " + process.version + " libpcap: " + require(process.argv[1]).lib_version()' \
@@ -197,7 +201,7 @@ prepare() {
 same_as_x86() {
 	local name=$1; shift
 	local rc_x=0 rc_e=0
-	node "$root/dist/bpfcountd.js" "$@" >"$out/$name.x86.out" 2>"$out/$name.x86.err" || rc_x=$?
+	node "$bundle" "$@" >"$out/$name.x86.out" 2>"$out/$name.x86.err" || rc_x=$?
 	run_target "$app/usr/sbin/bpfcountd" "$@" >"$out/$name.emu.out" 2>"$out/$name.emu.err" || rc_e=$?
 	echo "$rc_x" >"$out/$name.x86.rc"
 	echo "$rc_e" >"$out/$name.emu.rc"
@@ -289,8 +293,10 @@ user_checks() {
 
 pairs=("$@")
 [ ${#pairs[@]} -gt 0 ] || pairs=(arm64 user mipsel user mipsel system)
-[ $((${#pairs[@]} % 2)) -eq 0 ] || die "usage: test/cross/run.sh [ARCH user|system]..."
-[ -f "$root/dist/bpfcountd.js" ] || die "no dist/bpfcountd.js: run ./build.sh first"
+[ $((${#pairs[@]} % 2)) -eq 0 ] || die "usage: test/cross/run.sh [ARCH user|system|bench]..."
+# CROSS_BUNDLE: another build of the daemon (before/after comparisons with bench).
+bundle=${CROSS_BUNDLE:-$root/dist/bpfcountd.js}
+[ -f "$bundle" ] || die "no $bundle: run ./build.sh first"
 "$root/test/oracle/build.sh"
 # One run at a time: they share build/cross.
 mkdir -p "$cache"
@@ -320,7 +326,15 @@ for ((i = 0; i < ${#pairs[@]}; i += 2)); do
 		grep -q '^system: ok live' "$sys_out/host.log" || failed "$arch system: no exact live result"
 		if [ "$fails" -eq 0 ]; then rm -rf "$sys_out"; else say "outputs kept in ${sys_out#"$root"/}"; fi
 		;;
-	*) die "unknown mode '$mode' (user, system)" ;;
+	bench)
+		# Start-up and memory rounds only (test/cross/guest-bench.sh); CROSS_BENCH_RUNS rounds (default 5).
+		bench_out=$cache/$arch/bench.$(date +%Y%m%d-%H%M%S)
+		mkdir -p "$bench_out"
+		CROSS_BENCH_RUNS=${CROSS_BENCH_RUNS:-5} "$here/system.sh" "$arch" "$cache/$arch" "$bench_out" 2>&1 | tee "$bench_out/host.log"
+		rm -f "$bench_out/initrd.gz"
+		say "console and summary kept in ${bench_out#"$root"/}"
+		;;
+	*) die "unknown mode '$mode' (user, system, bench)" ;;
 	esac
 	say "$arch $mode: $((SECONDS - start)) s"
 done

@@ -88,6 +88,11 @@ cp "$here/guest-init.sh" "$g/init"
 chmod 755 "$g/init"
 cp "$root/files/etc/bpfcountd.filters" "$g/etc/bpfcountd.filters"
 cp "$here/live.rules" "$g/etc/live.rules"
+# test/cross/bench.sh: the guest runs measurement rounds instead of the checks.
+if [ -n "${CROSS_BENCH_RUNS:-}" ]; then
+	echo "BENCH_RUNS=$CROSS_BENCH_RUNS" >"$g/etc/bench.env"
+	cp "$here/guest-bench.sh" "$g/etc/guest-bench.sh"
+fi
 
 cat >"$g/etc/xarch.env" <<EOF
 IN_ARP=$in_arp IN_UDP=$in_udp OUT_ARP=$out_arp OUT_UDP=$out_udp
@@ -128,6 +133,11 @@ tr -d '\r' <"$out/console.log" >"$out/console.txt"
 [ "$rc" -eq 0 ] || bad "$arch system: $qemu exit $rc (timeout $limit s?), console: ${out#"$root"/}/console.txt"
 else
 	tr -d '\r' <"$CROSS_SYSTEM_CONSOLE" >"$out/console.txt"
+fi
+if [ -n "${CROSS_BENCH_RUNS:-}" ]; then
+	# Measurement rounds: test/cross/bench-summary.sh reads the console.
+	"$here/bench-summary.sh" "$out/console.txt"
+	exit 0
 fi
 grep '^XARCH ' "$out/console.txt" | sed 's/^/  /' || true
 grep -q '^XARCH done' "$out/console.txt" || bad "$arch system: the guest did not finish, console: ${out#"$root"/}/console.txt"

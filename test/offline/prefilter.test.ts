@@ -16,6 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { INSTRUCTION_BUDGET, sharedKernelFilter, type KernelTerm } from '../../src/capture/prefilter';
+import type { Expr } from '../../src/filter/ast';
+import { parseFilter } from '../../src/filter/parse';
 import { TEST_PCAPS } from '../support/paths';
 import { writeEthernetPcap } from '../support/pcap';
 import { expandRuleSet } from '../support/oracle';
@@ -288,4 +290,32 @@ describe('shared kernel filter (optimised) covers the rules (unoptimised)', () =
     assert.ok(n.counted >= 120, `only ${n.counted} counted packets compared`);
     assert.ok(INSTRUCTION_BUDGET > 0);
   });
+});
+
+describe('the instruction estimate', () => {
+  /** Primitives of a tree, as the estimate counts them. */
+  function primitives(e: Expr | null): number {
+    if (!e) return 0;
+    if (e.kind === 'and' || e.kind === 'or') return primitives(e.left) + primitives(e.right);
+    if (e.kind === 'not') return primitives(e.arg);
+    return 1;
+  }
+  const sets: [string, string][] = [
+    ['files/etc/bpfcountd.filters', '02:00:00:00:00:01'], ['examples/example.filters', '02:ba:7a:00:00:01'],
+    ['test/fixtures/broad-ethernet.filters', '00:10:db:ff:10:01'], ['bench/freifunk.filters', '02:00:00:00:00:01'],
+  ];
+  for (const [file, mac] of sets) {
+    it(`${file}: counted from each term's parts, equal to counting the parsed filter`, () => {
+      const exprs = ruleEntries(join(ROOT, file), mac).map((r) => r.expr);
+      let compared = 0;
+      for (const rules of [exprs, ...exprs.map((e) => [e]), exprs.map((expr): KernelTerm => ({ expr, coarse: true }))]) {
+        const shared = sharedKernelFilter('', rules, EN10MB);
+        const about = /about (\d+) BPF instructions/.exec(shared.note);
+        if (!about) continue;
+        assert.equal(Number(about[1]), Math.ceil(1.6 * primitives(parseFilter(shared.filter))) + 10, shared.filter);
+        compared++;
+      }
+      assert.ok(compared > exprs.length / 2, `only ${compared} estimates compared`);
+    });
+  }
 });
