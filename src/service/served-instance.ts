@@ -88,6 +88,8 @@ export class ServedInstance {
   private capture?: CaptureSet;
   private socket?: TextSocket;
   private lastError?: string;
+  /** The last wait or attach error logged (each is logged once). */
+  private lastSaid?: string;
   /** The interface MAC the running rules were expanded with. */
   private attachedMac?: string;
   /** The interface's IFF_UP as last seen (undefined before the first look). */
@@ -133,7 +135,10 @@ export class ServedInstance {
   poll(): void {
     const present = interfaceExists(this.spec.ifname);
     if (this.capture && !present) this.lost('interface vanished');
-    else if (!this.capture && present) {
+    else if (!this.capture && present && this.options.hotplug && interfaceIsUp(this.spec.ifname) === false) {
+      // libpcap refuses a down interface ("not up"): wait for it to come up, as for one that is missing.
+      this.reportAttachError(new Error(`${this.spec.ifname} is down: counting starts when it is up`), false);
+    } else if (!this.capture && present) {
       const error = this.attach();
       if (error !== undefined) this.reportAttachError(error);
     } else if (this.capture && this.macChanged()) {
@@ -322,6 +327,7 @@ export class ServedInstance {
       return err;
     }
     this.lastError = undefined;
+    this.lastSaid = undefined;
     this.capture = capture;
     this.state = 'running';
     capture.startLive((why) => this.lost(why));
@@ -336,12 +342,17 @@ export class ServedInstance {
     return undefined;
   }
 
-  /** Without hot-plug fatal; otherwise the instance keeps waiting, and says so once. */
-  private reportAttachError(err: unknown): void {
+  /**
+   * Without hot-plug fatal; otherwise the instance keeps waiting, and says so
+   * once. `isError` false: a normal wait (logged, not shown as an error in stats).
+   */
+  private reportAttachError(err: unknown, isError = true): void {
     if (!this.options.hotplug) return this.options.onFatal(err);
     const message = messageOf(err);
-    if (message !== this.lastError) this.options.log(`${this.spec.name}: not started: ${message}`);
-    this.lastError = message;
+    const said = isError ? message : `(waiting) ${message}`;
+    if (said !== this.lastSaid) this.options.log(`${this.spec.name}: ${isError ? 'not started: ' : ''}${message}`);
+    this.lastSaid = said;
+    this.lastError = isError ? message : undefined;
   }
 
   private lost(why: string): void {
