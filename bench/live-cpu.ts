@@ -5,14 +5,17 @@
  * both counting bench/freifunk.filters (18 rules) on a silent veth.
  * Not a test: figures for the README and the issue's closing note.
  *
- *   ./build.sh && node build/bench/live-cpu.js [--packets 1000000] [--rate 400000] [--runs 3]
+ *   ./build.sh && node build/bench/live-cpu.js [--packets 3000000] [--rate 400000] [--runs 5]
  *       [--traffic mix,control] [--rates 100000,200000,...]
  *
  * 1. CPU: the same traffic at the same fixed rate (tcpreplay --pps), each
  *    run with a freshly started capturer, daemon and original alternating,
  *    after one unmeasured pass of the file (the daemon's JIT warm-up);
- *    CPU = the capturer's utime+stime over the replay (from /proc), per 1M
- *    packets sent; medians. Every run must count exactly what libpcap counts
+ *    CPU = the capturer's on-CPU time over the replay, per 1M packets sent:
+ *    the sum of its threads' schedstat run times (nanoseconds; utime+stime
+ *    come in 10 ms ticks, a 1M-packet run was some 10 ticks), with the
+ *    ticks beside as a cross-check; medians, the spread of the runs, and
+ *    the ratio of each pair of neighbouring runs. Every run must count exactly what libpcap counts
  *    on the file (else the row says how much was lost).
  * 2. Loss-free rate: rising rates, one run each, until a capturer loses a
  *    frame; the highest rate without loss for each.
@@ -34,7 +37,7 @@ import { parseCountText, type CountLine } from '../test/support/socket-client';
 import { expectedCounts, probeFrame } from '../test/support/live-count';
 import { BENCH_MAC, generateMix } from './mix';
 import { buildC, startDaemonCapturer, startOrigLoop, type Capturer } from './prefilter/capturers';
-import { CLOCK_TICKS, loadAverage, processTicks } from './prefilter/cpu';
+import { CLOCK_TICKS, loadAverage, processCpuSeconds, processTicks } from './prefilter/cpu';
 import { replayRun } from './prefilter/replay';
 import { freifunkRules, type BenchRule } from './prefilter/rules';
 import { fixed, median, table } from './prefilter/table';
@@ -52,7 +55,10 @@ interface Run {
   who: 'bpfcountd' | 'original';
   pps: number;
   sent: number;
+  /** On-CPU time from schedstat (ns-precise). */
   cpuSeconds: number;
+  /** utime+stime (10 ms ticks), as a cross-check. */
+  tickSeconds: number;
   /** Rule hits libpcap counts minus what the capturer counted (0 = exact). */
   missing: number;
 }
@@ -79,10 +85,12 @@ async function oneRun(s: Setup, who: Run['who'], pcap: string, perFile: readonly
     // The daemon counted probes and the warm-up: counted from here on.
     if (cap.counts) before = await cap.counts();
     const t0 = processTicks(cap.pid);
+    const c0 = processCpuSeconds(cap.pid);
     const rep = await replayRun(s.link, pcap, { loop, pps });
     // Longer than the buffer timeout (250 ms daemon, 1000 ms original): the last block is read.
     await sleep(1500);
-    const cpuSeconds = (processTicks(cap.pid) - t0) / CLOCK_TICKS;
+    const cpuSeconds = processCpuSeconds(cap.pid) - c0;
+    const tickSeconds = (processTicks(cap.pid) - t0) / CLOCK_TICKS;
     const after = cap.counts ? await cap.counts() : undefined;
     const stopped = await cap.stop();
     const final = after ?? parseCountText(stopped.stdout);
@@ -95,7 +103,7 @@ async function oneRun(s: Setup, who: Run['who'], pcap: string, perFile: readonly
       if (got > want) throw new Error(`${who}: rule ${r.id} counted ${got} > libpcap's ${want}`);
       missing += want - got;
     });
-    return { who, pps: rep.pps, sent: rep.sent, cpuSeconds, missing };
+    return { who, pps: rep.pps, sent: rep.sent, cpuSeconds, tickSeconds, missing };
   } catch (err) {
     await cap.stop().catch(() => undefined);
     throw err;
@@ -115,13 +123,22 @@ async function trafficPart(s: Setup, name: string, frames: readonly Buffer[], pa
       results.push(await oneRun(s, who, pcap, perFile, loop, rate));
     }
   }
-  const rows = results.map((r) => [r.who, fixed(r.pps, 0), String(r.sent), fixed(r.cpuSeconds, 2), fixed((r.cpuSeconds * 1e6) / r.sent, 3),
-    r.missing === 0 ? 'none' : `${r.missing} rule hits`]);
-  console.log(table(['capturer', 'sent pps', 'packets', 'CPU s', 'CPU s per 1M', 'loss'], rows));
-  const per1M = (who: Run['who']): number => median(results.filter((r) => r.who === who).map((r) => (r.cpuSeconds * 1e6) / r.sent));
-  const d = per1M('bpfcountd');
-  const o = per1M('original');
-  console.log(`  median CPU per 1M packets: bpfcountd ${fixed(d, 3)} s, original ${fixed(o, 3)} s: ratio ${fixed(d / o, 2)}x`);
+  const rows = results.map((r) => [r.who, fixed(r.pps, 0), String(r.sent), fixed(r.cpuSeconds, 3), fixed((r.cpuSeconds * 1e6) / r.sent, 4),
+    fixed((r.tickSeconds * 1e6) / r.sent, 3), r.missing === 0 ? 'none' : `${r.missing} rule hits`]);
+  console.log(table(['capturer', 'sent pps', 'packets', 'CPU s', 'CPU s per 1M', '(ticks) per 1M', 'loss'], rows));
+  const per1M = (who: Run['who']): number[] => results.filter((r) => r.who === who).map((r) => (r.cpuSeconds * 1e6) / r.sent);
+  const spread = (xs: readonly number[]): string => `${fixed(Math.min(...xs), 4)}-${fixed(Math.max(...xs), 4)}`;
+  const d = median(per1M('bpfcountd'));
+  const o = median(per1M('original'));
+  console.log(`  median CPU per 1M packets: bpfcountd ${fixed(d, 4)} s (runs ${spread(per1M('bpfcountd'))}), `
+    + `original ${fixed(o, 4)} s (runs ${spread(per1M('original'))}): ratio ${fixed(d / o, 2)}x`);
+  // Runs pair up in time (alternating order): the ratio of each pair shows how far the noise moves the ratio.
+  const pairs: number[] = [];
+  for (let i = 0; i + 1 < results.length; i += 2) {
+    const [a, b] = results[i].who === 'bpfcountd' ? [results[i], results[i + 1]] : [results[i + 1], results[i]];
+    pairs.push((a.cpuSeconds / a.sent) / (b.cpuSeconds / b.sent));
+  }
+  console.log(`  ratio per pair of neighbouring runs: ${pairs.map((x) => fixed(x, 2)).join(', ')} (median ${fixed(median(pairs), 2)}x)`);
 
   console.log(`  loss-free rate (${rates.join(', ')} pps, then top speed; one run each, stops at the first loss):`);
   for (const who of ['bpfcountd', 'original'] as const) {
@@ -142,9 +159,9 @@ async function trafficPart(s: Setup, name: string, frames: readonly Buffer[], pa
 async function main(): Promise<void> {
   requireLiveEnvironment();
   ensureOracle();
-  const packets = Number(arg('--packets', '1000000'));
+  const packets = Number(arg('--packets', '3000000'));
   const rate = Number(arg('--rate', '400000'));
-  const runs = Number(arg('--runs', '3'));
+  const runs = Number(arg('--runs', '5'));
   const traffic = arg('--traffic', 'mix,control').split(',');
   const rates = arg('--rates', '100000,200000,300000,400000,500000,600000,800000').split(',').map(Number);
   const dir = mkdtempSync(join(tmpdir(), 'bpfc-live-cpu-'));

@@ -43,6 +43,27 @@ export function processTicks(pid: number): number {
   }
 }
 
+/**
+ * On-CPU time of a process in seconds, nanosecond-precise: the sum of its
+ * threads' /proc/<pid>/task/<tid>/schedstat run time (utime+stime come in
+ * 10 ms ticks). Threads that exited are not counted, so it is meant for
+ * processes whose threads live as long as they do (Node's workers, a C
+ * loop). NaN once the process is gone.
+ */
+export function processCpuSeconds(pid: number): number {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch { /* thread exited meanwhile */ }
+    }
+    return ns / 1e9;
+  } catch {
+    return NaN;
+  }
+}
+
 export function ksoftirqdPids(): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {

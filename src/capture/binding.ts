@@ -34,6 +34,12 @@ export interface NativeSession {
    * close(). (Added by openwrt/node-pcap/patches.)
    */
   dispatch_batch(data: Buffer, headers: Buffer, onBatch: (count: number) => void): number;
+  /**
+   * From now on every poll wake-up reads as dispatch_batch() into these
+   * arrays in C++ and calls `onBatch(count)` per batch, `onBatch(-1)` once a
+   * read fails, instead of `read_callback`. (Added by openwrt/node-pcap/patches.)
+   */
+  read_on_wake_up(data: Buffer, headers: Buffer, onBatch: (count: number) => void): void;
   /** Makes libuv call `read_callback` whenever the capture fd is readable. */
   start_polling(): void;
   read_callback?: () => void;

@@ -203,8 +203,24 @@ function guardedTerm(term: string, linkType: number, coarse: Tri | null): { text
 }
 
 /** A coarse form the optimiser may miscompile itself is replaced by "everything". */
+/**
+ * A coarse form of a shape the optimiser may miscompile passes everything,
+ * unless protocol tests are among its top-level AND terms: those alone are
+ * still a superset (so is every part of a conjunction), and a plain AND of
+ * protocol tests is no such shape. `not ether broadcast and arp and arp[6:2]
+ * == 2 and not ether src $MAC` goes in as `arp`, not as "everything" (which
+ * sent every unicast frame of a Freifunk node to user space).
+ */
 function safe(t: Tri): Tri {
-  return typeof t !== 'boolean' && optimiserMayMiscompile(t) ? true : t;
+  if (typeof t === 'boolean' || !optimiserMayMiscompile(t)) return t;
+  const protocols = new Map<string, Expr>();
+  for (const term of conjuncts(t)) if (term.kind === 'proto') protocols.set(term.name, term);
+  const reduced = [...protocols.values()].reduce<Tri>((all, p) => combine('and', all, p), true);
+  return typeof reduced === 'boolean' || optimiserMayMiscompile(reduced) ? true : reduced;
+}
+
+function conjuncts(e: Expr): Expr[] {
+  return e.kind === 'and' ? [...conjuncts(e.left), ...conjuncts(e.right)] : [e];
 }
 
 function parse(expr: string): Expr | null | undefined {

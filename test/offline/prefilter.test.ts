@@ -222,6 +222,13 @@ describe('shared kernel filter (optimised) covers the rules (unoptimised)', () =
     assertCovers('', [rule], false, [...en10mb, generated], 500);
   });
 
+  it('keeps the protocol tests of a conjunction the optimiser may miscompile, not "everything" (Freifunk\'s ARP reply rule)', () => {
+    const rule = 'not ether broadcast and arp and arp[6:2] == 2 and not ether src 02:ca:fe:00:00:01';
+    const shared = sharedKernelFilter('', [rule], EN10MB);
+    assert.match(shared.filter, /\(len < 14 or \(arp\)\)/);
+    assertCovers('', [rule], false, [...en10mb, generated], 40);
+  });
+
   it('covers random rule sets built from repeated primitives (the optimiser\'s miscompile shapes)', () => {
     const r = new Prng(20261206);
     const pool = ['ip', 'ip6', 'arp', 'udp', 'tcp', 'len > 100', 'less 60', 'port 53', 'host 10.0.0.1', 'net 10.0.0.0/8', 'ether multicast',
