@@ -6,20 +6,17 @@
  * interface is up it counts exactly what is sent, from the first frame.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { sleep, type Daemon } from '../support/daemon';
+import { test } from 'node:test';
+import { sleep } from '../support/daemon';
 import { ALL_ID, expectedCounts, formatLines, type RuleDef } from '../support/live-count';
 import { replayAsync, run } from '../support/netns';
 import { ensureOracle } from '../support/oracle';
 import { TEST_PCAPS } from '../support/paths';
-import { nsGet } from '../support/prometheus';
 import { requireLiveEnvironment } from '../support/root';
 import {
-  addVeth, createServiceNet, destroyServiceNet, interfaceMac, isSocket, NO_UBUS, settledCounts, startServiceDaemon, uciText,
-  waitForLog, writeAtomically, type ServiceNet,
+  addVeth, instanceStats, interfaceMac, isSocket, metricsBaseUrl, NO_UBUS, serviceTestBed, settledCounts, startServiceDaemon,
+  uciText, waitForLog, writeAtomically,
 } from '../support/service';
 
 const RULES: readonly RuleDef[] = [{ id: 'arp', expr: 'arp' }, { id: 'udp', expr: 'udp' }, { id: ALL_ID, expr: 'greater 0' }];
@@ -28,30 +25,20 @@ const CAPTURE = join(TEST_PCAPS, 'eapon1.pcap');
 test('an interface that is down: the section waits without an error, then counts exactly once it is up', async () => {
   requireLiveEnvironment();
   ensureOracle();
-  const dir = mkdtempSync(join(tmpdir(), 'bpfcountd-down-'));
-  const net: ServiceNet = createServiceNet();
-  let daemon: Daemon | undefined;
-  after(async () => {
-    await daemon?.stop('SIGKILL', 5000).catch(() => undefined);
-    destroyServiceNet(net);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  run(['ip', '-n', net.daemonNs, 'link', 'set', 'lo', 'up']); // the metrics listener
+  const { dir, net, own } = serviceTestBed('bpfcountd-down-');
   const link = addVeth(net, 'dn0', 'dnp0');
   run(['ip', '-n', net.daemonNs, 'link', 'set', 'dev', 'dn0', 'down']);
   const socket = join(dir, 'dn.sock');
   const config = join(dir, 'bpfcountd');
   writeAtomically(config, uciText([{ name: 'dn', options: { ifname: 'dn0', socket, metrics_listen: '127.0.0.1:0' }, rules: RULES }]));
-  daemon = startServiceDaemon(net, ['-c', config, '--runtime-dir', join(dir, 'runtime'), NO_UBUS], socket);
-  const d = daemon;
-  const url = /metrics at (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(await waitForLog(d, /metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/))?.[1];
-  assert.ok(url);
+  const d = own(startServiceDaemon(net, ['-c', config, '--runtime-dir', join(dir, 'runtime'), NO_UBUS], socket));
+  const url = await metricsBaseUrl(d);
 
   await waitForLog(d, /dn: dn0 is down: counting starts when it is up/);
   await sleep(2500); // two more hot-plug polls
-  const waiting = JSON.parse((await nsGet(net.daemonNs, `${url}/stats.json`)).body) as Record<string, Record<string, unknown>>;
-  assert.equal(waiting.dn.state, 'waiting');
-  assert.equal(waiting.dn.error, undefined, `a down interface is a wait, not an error: ${JSON.stringify(waiting.dn)}`);
+  const waiting = await instanceStats(net, url, 'dn');
+  assert.equal(waiting.state, 'waiting');
+  assert.equal(waiting.error, undefined, `a down interface is a wait, not an error: ${JSON.stringify(waiting)}`);
   assert.equal(isSocket(socket), false, 'no socket before the capture counts');
   assert.equal(d.log.split('\n').filter((l) => l.includes('dn0 is down')).length, 1, `said once: ${d.log}`);
   assert.doesNotMatch(d.log, /not started/);

@@ -10,20 +10,17 @@
  * oracle's counts of the frames sent).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { sleep, type Daemon } from '../support/daemon';
+import { test } from 'node:test';
+import { sleep } from '../support/daemon';
 import { ALL_ID, expectedCounts, formatLines, type RuleDef } from '../support/live-count';
-import { replayAsync, run } from '../support/netns';
+import { replayAsync } from '../support/netns';
 import { ensureOracle } from '../support/oracle';
 import { TEST_PCAPS } from '../support/paths';
-import { nsGet } from '../support/prometheus';
 import { requireLiveEnvironment } from '../support/root';
 import {
-  addVeth, countIn, createServiceNet, destroyServiceNet, FEED_PPS, interfaceMac, NO_UBUS, settledCounts, startServiceDaemon,
-  uciText, waitForLog, waitForSockets, writeAtomically, type ServiceNet,
+  addVeth, countIn, FEED_PPS, instanceStats, interfaceMac, metricsBaseUrl, NO_UBUS, serviceTestBed, settledCounts,
+  startServiceDaemon, uciText, waitForLog, waitForSockets, writeAtomically, type InstanceDrops,
 } from '../support/service';
 import { readCounts, type CountLine } from '../support/socket-client';
 
@@ -38,21 +35,10 @@ const CAPTURE = join(TEST_PCAPS, 'eapon1.pcap');
 const FLOOD_LOOPS = 300;
 const DROP_LINE = /dropped by the kernel/;
 
-interface Drops { received: number; dropped: number; ifdropped: number }
-
 test('flood while the daemon is stopped: one log line, no exit, counters kept, sent = counted + drops, exact afterwards', { timeout: 120_000 }, async (t) => {
   requireLiveEnvironment();
   ensureOracle();
-  const dir = mkdtempSync(join(tmpdir(), 'bpfcountd-flood-'));
-  const net: ServiceNet = createServiceNet();
-  let daemon: Daemon | undefined;
-  after(async () => {
-    if (daemon && !daemon.hasExited) process.kill(daemon.pid, 'SIGCONT');
-    await daemon?.stop('SIGKILL', 5000).catch(() => undefined);
-    destroyServiceNet(net);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  run(['ip', '-n', net.daemonNs, 'link', 'set', 'lo', 'up']); // the metrics listener
+  const { dir, net, own } = serviceTestBed('bpfcountd-flood-');
   const link = addVeth(net, 'fld0', 'fldp0');
   const socket = join(dir, 'flood.sock');
   const config = join(dir, 'bpfcountd');
@@ -61,15 +47,10 @@ test('flood while the daemon is stopped: one log line, no exit, counters kept, s
     options: { ifname: 'fld0', socket, buffersize: '1048576', metrics_listen: '127.0.0.1:0' },
     rules: RULES,
   }]));
-  daemon = startServiceDaemon(net, ['-c', config, '--runtime-dir', join(dir, 'runtime'), NO_UBUS], socket);
-  const d = daemon;
+  const d = own(startServiceDaemon(net, ['-c', config, '--runtime-dir', join(dir, 'runtime'), NO_UBUS], socket));
   await waitForSockets(d, [socket]);
-  const url = /metrics at (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(await waitForLog(d, /metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/))?.[1];
-  assert.ok(url, d.describe());
-  const drops = async (): Promise<Drops> => {
-    const stats = JSON.parse((await nsGet(net.daemonNs, `${url}/stats.json`)).body) as Record<string, { drops: Drops }>;
-    return stats.flood.drops;
-  };
+  const url = await metricsBaseUrl(d);
+  const drops = async (): Promise<InstanceDrops> => (await instanceStats(net, url, 'flood')).drops;
   const perReplay = expectedCounts(CAPTURE, RULES, interfaceMac(link));
   const framesPerReplay = perReplay[RULES.length - 1].packets;
   let sent = 0;
@@ -92,7 +73,7 @@ test('flood while the daemon is stopped: one log line, no exit, counters kept, s
     await sleep(1000); // past the buffer timeout and a poll
     return settledCounts(d, socket, countIn(counted, ALL_ID).packets);
   };
-  const account = async (what: string, counted: readonly CountLine[]): Promise<Drops> => {
+  const account = async (what: string, counted: readonly CountLine[]): Promise<InstanceDrops> => {
     const dropped = await drops();
     const all = countIn(counted, ALL_ID).packets;
     t.diagnostic(`${what}: sent ${sent}, counted ${all}, kernel drops ${dropped.dropped}, interface drops ${dropped.ifdropped}`);

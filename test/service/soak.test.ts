@@ -8,19 +8,17 @@
  *   SOAK_SECONDS=3600 SOAK_PPS=150000 node --test build/test/service/soak.test.js
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { sleep, type Daemon } from '../support/daemon';
+import { sleep } from '../support/daemon';
 import { ALL_ID } from '../support/live-count';
-import { replayAsync, run } from '../support/netns';
+import { replayAsync } from '../support/netns';
 import { TEST_PCAPS } from '../support/paths';
-import { nsGet } from '../support/prometheus';
 import { requireLiveEnvironment } from '../support/root';
 import {
-  addVeth, countIn, createServiceNet, destroyServiceNet, NO_UBUS, startServiceDaemon, uciText, waitForSockets, waitForLog,
-  writeAtomically, type ServiceNet,
+  addVeth, countIn, instanceStats, metricsBaseUrl, NO_UBUS, serviceTestBed, startServiceDaemon, uciText, waitForSockets,
+  writeAtomically, type InstanceDrops,
 } from '../support/service';
 import { readCounts } from '../support/socket-client';
 
@@ -28,8 +26,6 @@ const SECONDS = Number(process.env.SOAK_SECONDS ?? '60');
 const PPS = Number(process.env.SOAK_PPS ?? '20000');
 const CAPTURE = join(TEST_PCAPS, 'eapon1.pcap');
 const FRAMES = 114;
-
-interface Drops { received: number; dropped: number; ifdropped: number }
 
 /**
  * RSS, and the fewest descriptors over a few samples: some are open only for
@@ -52,15 +48,7 @@ function rssOf(pid: number): number {
 
 test(`soak: ${SECONDS} s at ${PPS} then ${2 * PPS} frames/s: every frame counted or reported dropped, memory flat`, { timeout: (SECONDS + 120) * 1000 }, async (t) => {
   requireLiveEnvironment();
-  const dir = mkdtempSync(join(tmpdir(), 'bpfcountd-soak-'));
-  const net: ServiceNet = createServiceNet();
-  let daemon: Daemon | undefined;
-  after(async () => {
-    await daemon?.stop('SIGKILL', 5000).catch(() => undefined);
-    destroyServiceNet(net);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  run(['ip', '-n', net.daemonNs, 'link', 'set', 'lo', 'up']); // the metrics listener, for the drop counters
+  const { dir, net, own } = serviceTestBed('bpfcountd-soak-');
   const link = addVeth(net, 'soak0', 'soakp0');
   const socket = join(dir, 'soak.sock');
   const config = join(dir, 'bpfcountd');
@@ -69,15 +57,10 @@ test(`soak: ${SECONDS} s at ${PPS} then ${2 * PPS} frames/s: every frame counted
     options: { ifname: 'soak0', socket, buffersize: '2097152', metrics_listen: '127.0.0.1:0' },
     rules: [{ id: 'arp', expr: 'arp' }, { id: 'udp', expr: 'udp' }, { id: 'bcast', expr: 'ether broadcast' }, { id: ALL_ID, expr: 'greater 0' }],
   }]));
-  daemon = startServiceDaemon(net, ['-c', config, '--runtime-dir', join(dir, 'runtime'), NO_UBUS], socket);
-  const d = daemon;
+  const d = own(startServiceDaemon(net, ['-c', config, '--runtime-dir', join(dir, 'runtime'), NO_UBUS], socket));
   await waitForSockets(d, [socket]);
-  const url = /metrics at (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(await waitForLog(d, /metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/))?.[1];
-  assert.ok(url);
-  const drops = async (): Promise<Drops> => {
-    const stats = JSON.parse((await nsGet(net.daemonNs, `${url}/stats.json`)).body) as Record<string, { drops: Drops }>;
-    return stats.soak.drops;
-  };
+  const url = await metricsBaseUrl(d);
+  const drops = async (): Promise<InstanceDrops> => (await instanceStats(net, url, 'soak')).drops;
 
   let sent = 0;
   /** Replays for `seconds` at `pps`; then every frame sent must be counted or reported dropped. */

@@ -8,11 +8,15 @@
  * sweep removes the ones a killed test process left behind.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
 import { Daemon, QUIET_MS, sleep } from './daemon';
 import { ALL_ID, expectedCounts, formatLines, type RuleDef } from './live-count';
 import { createLink, destroyLink, nsRun, replay, run, type VethLink } from './netns';
 import { DAEMON } from './paths';
+import { nsGet } from './prometheus';
 import { readCounts, type CountLine } from './socket-client';
 
 export interface ServiceNet {
@@ -290,4 +294,45 @@ export async function verifySections(d: Daemon, sections: readonly WatchedSectio
     if (r.actual.length !== r.expected.length) problems.push(`${s.name}: ${r.actual.length} lines, expected ${r.expected.length}`);
   }
   return problems;
+}
+
+/**
+ * One live service test's own world: a temporary directory and a service
+ * network (lo up, for a metrics listener), both removed when the test ends,
+ * with the daemon given to `own()` killed first (continued if it was stopped).
+ */
+export interface ServiceTestBed {
+  dir: string;
+  net: ServiceNet;
+  own: (d: Daemon) => Daemon;
+}
+
+export function serviceTestBed(prefix: string): ServiceTestBed {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const net = createServiceNet();
+  run(['ip', '-n', net.daemonNs, 'link', 'set', 'lo', 'up']);
+  let daemon: Daemon | undefined;
+  after(async () => {
+    if (daemon && !daemon.hasExited) process.kill(daemon.pid, 'SIGCONT');
+    await daemon?.stop('SIGKILL', 5000).catch(() => undefined);
+    destroyServiceNet(net);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, net, own: (d) => (daemon = d) };
+}
+
+/** The metrics listener's base URL, from the daemon's log line (metrics_listen '127.0.0.1:0'). */
+export async function metricsBaseUrl(d: Daemon): Promise<string> {
+  const line = await waitForLog(d, /metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/);
+  const url = /metrics at (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(line)?.[1];
+  if (url === undefined) throw new Error(`no metrics address in the log. ${d.describe()}`);
+  return url;
+}
+
+export interface InstanceDrops { received: number; dropped: number; ifdropped: number }
+
+/** One instance's stats from /stats.json (the ubus `stats` reply), read from inside the daemon's namespace. */
+export async function instanceStats(net: ServiceNet, url: string, name: string): Promise<{ state: string; error?: string; drops: InstanceDrops }> {
+  const stats = JSON.parse((await nsGet(net.daemonNs, `${url}/stats.json`)).body) as Record<string, { state: string; error?: string; drops: InstanceDrops }>;
+  return stats[name];
 }
