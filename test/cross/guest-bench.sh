@@ -11,19 +11,12 @@
 #   bpfcountd, 8 sections      exec->counting (every section counted a frame), then RssAnon once settled
 # and then one traced start of eight sections (BPFCOUNTD_TRACE_STARTUP=1, see
 # src/startup-trace.ts): its 'trace:' lines give the phases.
-# Lines: 'XBENCH <round> <what> <probe output>'.
+# Lines: 'XBENCH <round> <what> <probe output>'. Sourced by guest-init.sh, whose stop() and
+# pid_of() it uses.
 # shellcheck source=/dev/null # written by test/cross/bench.sh
 . /etc/bench.env
 
 bench() { echo "XBENCH $*"; }
-stop() {
-	kill "$1" 2>/dev/null
-	n=0
-	while [ -d "/proc/$1" ] && [ "$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status" 2>/dev/null)" != Z ] && [ $n -lt 100 ]; do
-		sleep 0.1; n=$((n + 1))
-	done
-}
-pid_of() { echo "$1" | sed -n 's/^START pid=\([0-9]*\).*/\1/p'; }
 eight() {
 	out=$(probe start -t veth1 -t veth3 -t veth5 -t veth7 -s /tmp/s0.sock -s /tmp/s1.sock -s /tmp/s2.sock -s /tmp/s3.sock \
 		-s /tmp/s4.sock -s /tmp/s5.sock -s /tmp/s6.sock -s /tmp/s7.sock -w 600 -- /usr/bin/node /usr/sbin/bpfcountd -c /etc/config/sections8)
@@ -61,4 +54,4 @@ if [ -n "$pid" ]; then
 	bench trace mem8 "$(probe settle "$pid")"
 	stop "$pid"
 fi
-bench done
+bench "done"
