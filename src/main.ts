@@ -25,7 +25,7 @@ import { MetricsOutputs, type MetricsSettings } from './outputs/metrics-outputs'
 import { formatQuery, querySockets, readSocket } from './outputs/query';
 import { formatCounterLines, SOCKET_WATCH_MS, type CounterLine } from './outputs/text-socket';
 import type { ServedSpec } from './service/served-instance';
-import { collectYoungGenerationPeriodically } from './service/collect-garbage';
+import { collectGarbagePeriodically } from './service/collect-garbage';
 import { Supervisor } from './service/supervisor';
 import { startUbusObject } from './outputs/ubus-object';
 
@@ -213,7 +213,7 @@ async function serve(options: Options, service: boolean): Promise<void> {
   if (ubusSocket !== undefined) {
     ubus = startUbusObject({ socketPath: ubusSocket === '' ? undefined : ubusSocket, control: supervisor, log });
   }
-  collectYoungGenerationPeriodically();
+  collectGarbagePeriodically();
   const names = supervisor.names();
   traceStartup('serving');
   log(`serving ${names.length} instance${names.length === 1 ? '' : 's'}: ${names.join(', ')}`);

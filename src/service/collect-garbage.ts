@@ -7,11 +7,15 @@
  * router's RSS up for minutes; collected at once, RSS stays where it was.
  * Coalesced: several reloads or sections in one tick cost one collection.
  *
- * A young-generation collection every ten seconds while serving: the
- * daemon allocates little (a few kB/s for poll wake-ups and timers), so V8
- * would otherwise fill its 1 MB young generation over minutes and RSS would
- * climb and fall by about 1 MB in a slow sawtooth. Collected often, the few
- * kB in it cost well under a millisecond and RSS stays flat.
+ * While serving, a young-generation collection every ten seconds and a full
+ * one every five minutes: the daemon allocates little (a few kB/s for poll
+ * wake-ups and timers), so V8 on its own would fill its 1 MB young generation
+ * over minutes (RSS climbing and falling by ~1 MB), and what the frequent
+ * young collections move to the old generation would wait there for a full
+ * collection that a small heap may not need for hours (RSS creeping up ~1 MB
+ * per half hour). Measured here: a young collection ~0.7 ms, a full one of
+ * the daemon's heap 2-4 ms on x86 (tens of ms on a router CPU, once in five
+ * minutes); with both, RSS stays flat.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -41,8 +45,14 @@ export function collectGarbageSoon(): void {
 }
 
 const YOUNG_GENERATION_INTERVAL_MS = 10_000;
+/** Every 30th collection (five minutes) is a full one. */
+const FULL_EVERY = 30;
 
-/** Starts the periodic young-generation collection; the timer does not keep the process alive. */
-export function collectYoungGenerationPeriodically(): void {
-  setInterval(() => collector()({ type: 'minor' }), YOUNG_GENERATION_INTERVAL_MS).unref();
+/** Starts the periodic collections; the timer does not keep the process alive. */
+export function collectGarbagePeriodically(): void {
+  let ticks = 0;
+  setInterval(() => {
+    ticks = (ticks + 1) % FULL_EVERY;
+    collector()({ type: ticks === 0 ? 'major' : 'minor' });
+  }, YOUNG_GENERATION_INTERVAL_MS).unref();
 }
