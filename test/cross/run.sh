@@ -67,7 +67,8 @@ fetch_debs() {
 	mkdir -p "$cache/debs"
 	for p in $target_packages; do pkgs+=("$p:$arch"); done
 	for p in $all_packages; do pkgs+=("$p"); done
-	dpkg --print-foreign-architectures | grep -qx "$arch" ||
+	# grep reads to the end (no -q): with pipefail, dpkg killed by SIGPIPE after an early match would fail the test.
+	dpkg --print-foreign-architectures | grep -x "$arch" >/dev/null ||
 		die "dpkg does not know $arch: run 'dpkg --add-architecture $arch && apt-get update' (as root)"
 	# (From an empty directory: apt prints nothing for files already in the current one.)
 	uris=$(cd / && apt-get download --print-uris "${pkgs[@]}") ||
