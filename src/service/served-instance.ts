@@ -87,9 +87,11 @@ export class ServedInstance {
   private keys: string[];
   private capture?: CaptureSet;
   private socket?: TextSocket;
-  private lastError?: string;
-  /** The last wait or attach error logged (each is logged once). */
-  private lastSaid?: string;
+  /**
+   * Why the section is not counting yet: logged once per reason; an error
+   * (not a plain wait for a missing or down interface) also shows in stats.
+   */
+  private notCounting?: { message: string; isError: boolean };
   /** The interface MAC the running rules were expanded with. */
   private attachedMac?: string;
   /** The interface's IFF_UP as last seen (undefined before the first look). */
@@ -282,7 +284,7 @@ export class ServedInstance {
       })),
     };
     // Once the interface is gone again, waiting for it is the whole story.
-    if (this.state === 'waiting' && this.lastError !== undefined && interfaceExists(this.spec.ifname)) stats.error = this.lastError;
+    if (this.state === 'waiting' && this.notCounting?.isError && interfaceExists(this.spec.ifname)) stats.error = this.notCounting.message;
     return stats;
   }
 
@@ -326,8 +328,7 @@ export class ServedInstance {
     } catch (err) {
       return err;
     }
-    this.lastError = undefined;
-    this.lastSaid = undefined;
+    this.notCounting = undefined;
     this.capture = capture;
     this.state = 'running';
     capture.startLive((why) => this.lost(why));
@@ -349,10 +350,9 @@ export class ServedInstance {
   private reportAttachError(err: unknown, isError = true): void {
     if (!this.options.hotplug) return this.options.onFatal(err);
     const message = messageOf(err);
-    const said = isError ? message : `(waiting) ${message}`;
-    if (said !== this.lastSaid) this.options.log(`${this.spec.name}: ${isError ? 'not started: ' : ''}${message}`);
-    this.lastSaid = said;
-    this.lastError = isError ? message : undefined;
+    if (this.notCounting?.message === message && this.notCounting.isError === isError) return;
+    this.options.log(`${this.spec.name}: ${isError ? 'not started: ' : ''}${message}`);
+    this.notCounting = { message, isError };
   }
 
   private lost(why: string): void {
