@@ -158,11 +158,14 @@ export class ServedInstance {
     for (const handle of this.capture?.handles() ?? []) {
       const s = handle.stats();
       if (!s) continue;
-      const seen = this.dropsSeen.get(handle) ?? { dropped: 0, ifdropped: 0 };
+      let seen = this.dropsSeen.get(handle);
+      if (!seen) this.dropsSeen.set(handle, seen = { dropped: 0, ifdropped: 0 });
       dropped += Math.max(0, s.ps_drop - seen.dropped);
       // Every handle reports the same interface counter: not summed.
       ifdropped = Math.max(ifdropped, s.ps_ifdrop - seen.ifdropped);
-      this.dropsSeen.set(handle, { dropped: s.ps_drop, ifdropped: s.ps_ifdrop });
+      // Updated in place: nothing allocated per handle per second.
+      seen.dropped = s.ps_drop;
+      seen.ifdropped = s.ps_ifdrop;
     }
     const line = this.dropLog.note(dropped, ifdropped, now);
     if (line !== undefined) this.options.log(line);
