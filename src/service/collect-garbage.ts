@@ -17,8 +17,6 @@
  * the daemon's heap 2-4 ms on x86 (tens of ms on a router CPU, once in five
  * minutes); with both, RSS stays flat.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { traceStartup } from '../startup-trace';
 
 type Collector = (options?: { type: 'major' | 'minor' }) => void;
@@ -27,6 +25,10 @@ let pending = false;
 
 function collector(): Collector {
   if (!gc) {
+    // Loaded at the first collection, after the sections count: Debian's and OpenWrt's Node
+    // compile their built-in modules from source, and node:v8 pulls in nine of them.
+    const { setFlagsFromString } = require('node:v8') as typeof import('node:v8');
+    const { runInNewContext } = require('node:vm') as typeof import('node:vm');
     // The documented way to reach V8's gc() without a command-line flag.
     setFlagsFromString('--expose-gc');
     gc = runInNewContext('gc') as Collector;
