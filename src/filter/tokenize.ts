@@ -180,9 +180,15 @@ export function tokenize(src: string): Token[] {
       // Twelve hex digits are a MAC address even when they are all decimal digits (libpcap's lexer).
       // So are three dot-separated groups of exactly four hex digits (`0001.0203.0405`): the
       // scanner's MAC rule comes before its dotted-number rule and wins the tie in length.
-      if (/^[0-9A-Fa-f]{12}$/.test(word) || /^[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}$/.test(word)) { out.push({ kind: 'eid', text: word, value: 0, pos: i }); i += word.length; continue; }
-      const num = matchAt(NUM_RE, src, i);
-      const hid = matchAt(HID_RE, src, i);
+      if ((word.length === 12 && /^[0-9A-Fa-f]{12}$/.test(word))
+        || (word.length === 14 && /^[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}$/.test(word))) {
+        out.push({ kind: 'eid', text: word, value: 0, pos: i }); i += word.length; continue;
+      }
+      // Numbers and dotted numbers start with a digit: a word starting with a letter is neither
+      // (each regular expression run is cold, interpreted code on a router CPU at start).
+      const digit = c >= '0' && c <= '9';
+      const num = digit ? matchAt(NUM_RE, src, i) : '';
+      const hid = digit ? matchAt(HID_RE, src, i) : '';
       if (hid.length >= word.length && hid.length > num.length) {
         out.push({ kind: 'hid', text: hid, value: 0, pos: i });
         i += hid.length;
@@ -193,7 +199,10 @@ export function tokenize(src: string): Token[] {
         i += num.length;
         continue;
       }
-      if (isMac(word)) { out.push({ kind: 'eid', text: word, value: 0, pos: i }); i += word.length; continue; }
+      // A word has no ':': only the '-', '.' and twelve-digit forms of a MAC address can match it.
+      if ((word.length === 12 || word.includes('-') || word.includes('.')) && isMac(word)) {
+        out.push({ kind: 'eid', text: word, value: 0, pos: i }); i += word.length; continue;
+      }
       const kw = KEYWORDS.get(word);
       const constant = NUMBER_WORDS.get(word);
       if (kw !== undefined) out.push({ kind: 'kw', text: kw, value: 0, pos: i });
