@@ -64,6 +64,8 @@ export const NUMBER_WORDS: ReadonlyMap<string, number> = new Map<string, number>
 ]);
 
 const TWO_CHAR_OPS = ['>=', '<=', '!=', '==', '<<', '>>', '&&', '||'];
+/** First characters of TWO_CHAR_OPS: other positions skip the two-character test. */
+const TWO_CHAR_STARTS = '><!=&|';
 const ONE_CHAR_OPS = '+-*/%&|^!<>=()[]:';
 
 const ID_RE = /[A-Za-z0-9](?:[-_.A-Za-z0-9]*[.A-Za-z0-9])?/y;
@@ -152,8 +154,8 @@ export function tokenize(src: string): Token[] {
   while (i < src.length) {
     const c = src[i];
     if (c === ' ' || c === '\t' || c === '\n' || c === '\r') { i++; continue; }
-    const two = src.slice(i, i + 2);
-    if (TWO_CHAR_OPS.includes(two)) {
+    const two = TWO_CHAR_STARTS.includes(c) ? src.slice(i, i + 2) : '';
+    if (two !== '' && TWO_CHAR_OPS.includes(two)) {
       if (two === '&&') out.push({ kind: 'kw', text: 'and', value: 0, pos: i });
       else if (two === '||') out.push({ kind: 'kw', text: 'or', value: 0, pos: i });
       else out.push({ kind: 'op', text: two === '==' ? '=' : two, value: 0, pos: i });
@@ -168,7 +170,7 @@ export function tokenize(src: string): Token[] {
       i += 1 + word.length;
       continue;
     }
-    if (/[A-Za-z0-9:]/.test(c)) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c === ':') {
       const word = matchAt(ID_RE, src, i);
       const hexc = matchAt(HEXCOLON_RE, src, i);
       if (hexc.includes(':') && hexc.length > word.length) {
