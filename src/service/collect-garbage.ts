@@ -36,14 +36,34 @@ function collector(): Collector {
   return gc;
 }
 
+/** While the daemon starts, a requested collection waits (see holdCollections). */
+let held = false;
+
 export function collectGarbageSoon(): void {
   if (pending) return;
   pending = true;
-  setImmediate(() => {
-    pending = false;
-    collector()();
-    traceStartup('full GC done');
-  });
+  if (!held) setImmediate(collectNow);
+}
+
+function collectNow(): void {
+  pending = false;
+  collector()();
+  traceStartup('full GC done');
+}
+
+/**
+ * From now until releaseCollections(), collections asked for wait: at start every section asks for
+ * one as it attaches, and on a router CPU a full collection takes seconds (2.3 s on emulated
+ * mipsel) that would otherwise come between the sockets going up and their first answers.
+ */
+export function holdCollections(): void {
+  held = true;
+}
+
+/** The collection asked for while held runs `delayMs` from now (coalesced into one). */
+export function releaseCollections(delayMs: number): void {
+  held = false;
+  if (pending) setTimeout(collectNow, delayMs);
 }
 
 const YOUNG_GENERATION_INTERVAL_MS = 10_000;
