@@ -41,10 +41,9 @@ export function planRule(rule: RuleInput, linkType: number): { plan: RulePlan; c
 }
 
 /**
- * Plans of the current job (a microtask, like parseFilter's trees): a start lowers each rule for
- * its matcher, again for its kernel-filter term and its length guard, and once more per section
- * and per check; on a router CPU each lowering is interpreted cold code. Plans and trees are never
- * modified by their users.
+ * Plans of the current job (a microtask, like parseFilter's trees): a start lowered each rule for
+ * its matcher and again for its kernel-filter term's length guard; on a router CPU each lowering
+ * is cold, interpreted code. Plans and trees are never modified by their users.
  */
 let planned: Map<string, { plan: RulePlan; cond: Cond | null }> | undefined;
 

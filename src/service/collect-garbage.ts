@@ -53,8 +53,9 @@ function collectNow(): void {
 
 /**
  * From now until releaseCollections(), collections asked for wait: at start every section asks for
- * one as it attaches, and on a router CPU a full collection takes seconds (2.3 s on emulated
- * mipsel) that would otherwise come between the sockets going up and their first answers.
+ * one as it attaches, and on a router CPU a full collection of the start's heap takes most of a
+ * second (0.7 s on emulated mipsel), which would come between the sockets going up and their
+ * first answers.
  */
 export function holdCollections(): void {
   held = true;
