@@ -25,7 +25,7 @@ import { MetricsOutputs, type MetricsSettings } from './outputs/metrics-outputs'
 import { formatQuery, querySockets, readSocket } from './outputs/query';
 import { formatCounterLines, SOCKET_WATCH_MS, type CounterLine } from './outputs/text-socket';
 import type { ServedSpec } from './service/served-instance';
-import { collectGarbagePeriodically } from './service/collect-garbage';
+import { collectGarbagePeriodically, holdCollections, releaseCollections } from './service/collect-garbage';
 import { Supervisor } from './service/supervisor';
 import { startUbusObject } from './outputs/ubus-object';
 
@@ -140,6 +140,9 @@ function serviceSpecs(options: Options): () => ServedSpec[] {
   };
 }
 
+/** The start's garbage is collected this long after serving begins: first answers before housekeeping. */
+const START_COLLECTION_DELAY_MS = 3000;
+
 async function serve(options: Options, service: boolean): Promise<void> {
   logStream = process.stdout;
   let ubus: { close(): void } | undefined;
@@ -195,6 +198,7 @@ async function serve(options: Options, service: boolean): Promise<void> {
       }
     }, SOCKET_WATCH_MS).unref();
   }
+  holdCollections();
   try {
     await supervisor.start();
     traceStartup('all sections counting');
@@ -214,6 +218,7 @@ async function serve(options: Options, service: boolean): Promise<void> {
     ubus = startUbusObject({ socketPath: ubusSocket === '' ? undefined : ubusSocket, control: supervisor, log });
   }
   collectGarbagePeriodically();
+  releaseCollections(START_COLLECTION_DELAY_MS);
   const names = supervisor.names();
   traceStartup('serving');
   log(`serving ${names.length} instance${names.length === 1 ? '' : 's'}: ${names.join(', ')}`);

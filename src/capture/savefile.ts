@@ -12,7 +12,6 @@
  * libpcap rewrites (byte-swapped Linux cooked headers) are left to libpcap.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { endianness } from 'node:os';
 import { DLT } from './binding';
 
 /** Receives each packet: buffer[offset] .. buffer[offset + caplen - 1], and its wire length. */
@@ -56,7 +55,7 @@ export function savefileLayout(head: Uint8Array, dlt: number): SavefileLayout | 
     if (magic !== MAGIC_MICRO && magic !== MAGIC_NANO && magic !== MAGIC_PATCHED) return undefined;
     littleEndian = true;
   }
-  const hostLittle = endianness() === 'LE';
+  const hostLittle = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   // libpcap rewrites parts of these headers when the file's byte order is not the host's.
   if (littleEndian !== hostLittle && (dlt === DLT.LINUX_SLL || dlt === DLT.LINUX_SLL2)) return undefined;
   const major = view.getUint16(4, littleEndian);

@@ -9,7 +9,6 @@
  * differently later).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DLT } from './binding';
 import { CaptureHandle, MAX_SNAPLEN } from './handle';
@@ -20,7 +19,7 @@ function fileLinkType(dlt: number): number {
 }
 
 export class ExpressionChecker {
-  private readonly dir = mkdtempSync(join(tmpdir(), 'bpfcountd-'));
+  private readonly dir = mkdtempSync(join(tmpDir(), 'bpfcountd-'));
   private readonly files = new Map<number, string>();
   private passes = 0;
   private readonly remembered = new Map<string, unknown>();
@@ -82,6 +81,16 @@ export class ExpressionChecker {
 }
 
 function noPackets(): void {}
+
+/**
+ * os.tmpdir() on Linux, without loading node:os before the sections count (Debian's and OpenWrt's
+ * Node compile each built-in module from source at its first require).
+ */
+function tmpDir(): string {
+  const { env } = process;
+  const dir = env.TMPDIR || env.TMP || env.TEMP || '/tmp';
+  return dir.length > 1 && dir.endsWith('/') ? dir.slice(0, -1) : dir;
+}
 
 /** Remembers a result by a key naming every input (ExpressionChecker.memo within a start or reload). */
 export type Memo = <T>(key: string, compute: () => T) => T;

@@ -36,6 +36,32 @@ export type MatchAtFn = (buffer: Uint8Array, offset: number, caplen: number, wir
  * A rule that can never match (`tcp and udp`) counts 0 here too.
  */
 export function planRule(rule: RuleInput, linkType: number): { plan: RulePlan; cond: Cond | null } {
+  const { plan, cond } = planOnce(rule.expr, linkType);
+  return { plan: { ...plan, slot: rule.slot }, cond };
+}
+
+/**
+ * Plans of the current job (a microtask, like parseFilter's trees): a start lowered each rule for
+ * its matcher and again for its kernel-filter term's length guard; on a router CPU each lowering
+ * is cold, interpreted code. Plans and trees are never modified by their users.
+ */
+let planned: Map<string, { plan: RulePlan; cond: Cond | null }> | undefined;
+
+function planOnce(expr: string, linkType: number): { plan: RulePlan; cond: Cond | null } {
+  if (!planned) {
+    planned = new Map();
+    queueMicrotask(() => { planned = undefined; });
+  }
+  const key = `${linkType}\0${expr}`;
+  let known = planned.get(key);
+  if (!known) {
+    known = planUncached({ slot: 0, expr }, linkType);
+    planned.set(key, known);
+  }
+  return known;
+}
+
+function planUncached(rule: RuleInput, linkType: number): { plan: RulePlan; cond: Cond | null } {
   const link = linkLayerFor(linkType);
   try {
     const ast = parseFilter(rule.expr);

@@ -63,8 +63,21 @@ export function parseFilter(src: string): Expr | null {
 }
 
 function parseUncached(src: string): Expr | null {
-  const toks = tokenize(src);
-  for (const [i, t] of toks.entries()) {
+  // The parser backtracks by exceptions (a parenthesis may open arithmetic, a list of values or an
+  // expression); a stack trace for each was a tenth of parsing on a router CPU, and no caller
+  // reads one: the errors carry a message and a position.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return parseTokens(src, tokenize(src));
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+function parseTokens(src: string, toks: Token[]): Expr | null {
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i];
     // `llc rnr` is an LLC subtype although the scanner reads `rnr` as pf's rule number keyword.
     if (t.kind === 'kw' && t.text === 'rnr' && i > 0 && toks[i - 1].kind === 'kw' && toks[i - 1].text === 'llc') continue;
     if (t.kind === 'kw' && FOREIGN_KEYWORDS.has(t.text)) unsupported(`'${src.slice(t.pos).split(/\s/)[0]}' is not evaluated by this engine`);

@@ -64,6 +64,8 @@ export const NUMBER_WORDS: ReadonlyMap<string, number> = new Map<string, number>
 ]);
 
 const TWO_CHAR_OPS = ['>=', '<=', '!=', '==', '<<', '>>', '&&', '||'];
+/** First characters of TWO_CHAR_OPS: other positions skip the two-character test. */
+const TWO_CHAR_STARTS = '><!=&|';
 const ONE_CHAR_OPS = '+-*/%&|^!<>=()[]:';
 
 const ID_RE = /[A-Za-z0-9](?:[-_.A-Za-z0-9]*[.A-Za-z0-9])?/y;
@@ -152,8 +154,8 @@ export function tokenize(src: string): Token[] {
   while (i < src.length) {
     const c = src[i];
     if (c === ' ' || c === '\t' || c === '\n' || c === '\r') { i++; continue; }
-    const two = src.slice(i, i + 2);
-    if (TWO_CHAR_OPS.includes(two)) {
+    const two = TWO_CHAR_STARTS.includes(c) ? src.slice(i, i + 2) : '';
+    if (two !== '' && TWO_CHAR_OPS.includes(two)) {
       if (two === '&&') out.push({ kind: 'kw', text: 'and', value: 0, pos: i });
       else if (two === '||') out.push({ kind: 'kw', text: 'or', value: 0, pos: i });
       else out.push({ kind: 'op', text: two === '==' ? '=' : two, value: 0, pos: i });
@@ -168,7 +170,7 @@ export function tokenize(src: string): Token[] {
       i += 1 + word.length;
       continue;
     }
-    if (/[A-Za-z0-9:]/.test(c)) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c === ':') {
       const word = matchAt(ID_RE, src, i);
       const hexc = matchAt(HEXCOLON_RE, src, i);
       if (hexc.includes(':') && hexc.length > word.length) {
@@ -180,9 +182,15 @@ export function tokenize(src: string): Token[] {
       // Twelve hex digits are a MAC address even when they are all decimal digits (libpcap's lexer).
       // So are three dot-separated groups of exactly four hex digits (`0001.0203.0405`): the
       // scanner's MAC rule comes before its dotted-number rule and wins the tie in length.
-      if (/^[0-9A-Fa-f]{12}$/.test(word) || /^[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}$/.test(word)) { out.push({ kind: 'eid', text: word, value: 0, pos: i }); i += word.length; continue; }
-      const num = matchAt(NUM_RE, src, i);
-      const hid = matchAt(HID_RE, src, i);
+      if ((word.length === 12 && /^[0-9A-Fa-f]{12}$/.test(word))
+        || (word.length === 14 && /^[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}$/.test(word))) {
+        out.push({ kind: 'eid', text: word, value: 0, pos: i }); i += word.length; continue;
+      }
+      // Numbers and dotted numbers start with a digit: a word starting with a letter is neither
+      // (each regular expression run is cold, interpreted code on a router CPU at start).
+      const digit = c >= '0' && c <= '9';
+      const num = digit ? matchAt(NUM_RE, src, i) : '';
+      const hid = digit ? matchAt(HID_RE, src, i) : '';
       if (hid.length >= word.length && hid.length > num.length) {
         out.push({ kind: 'hid', text: hid, value: 0, pos: i });
         i += hid.length;
@@ -193,7 +201,10 @@ export function tokenize(src: string): Token[] {
         i += num.length;
         continue;
       }
-      if (isMac(word)) { out.push({ kind: 'eid', text: word, value: 0, pos: i }); i += word.length; continue; }
+      // A word has no ':': only the '-', '.' and twelve-digit forms of a MAC address can match it.
+      if ((word.length === 12 || word.includes('-') || word.includes('.')) && isMac(word)) {
+        out.push({ kind: 'eid', text: word, value: 0, pos: i }); i += word.length; continue;
+      }
       const kw = KEYWORDS.get(word);
       const constant = NUMBER_WORDS.get(word);
       if (kw !== undefined) out.push({ kind: 'kw', text: kw, value: 0, pos: i });

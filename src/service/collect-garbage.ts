@@ -21,8 +21,6 @@
  * `{ type: 'major' }` included (seen with --trace-gc: "Scavenge"); only a call
  * without an argument collects the whole heap ("Mark-Compact"/"Mark-sweep").
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { traceStartup } from '../startup-trace';
 
 type Collector = (options?: { type: 'minor' }) => void;
@@ -31,6 +29,10 @@ let pending = false;
 
 function collector(): Collector {
   if (!gc) {
+    // Loaded at the first collection, after the sections count: Debian's and OpenWrt's Node
+    // compile their built-in modules from source, and node:v8 pulls in nine of them.
+    const { setFlagsFromString } = require('node:v8') as typeof import('node:v8');
+    const { runInNewContext } = require('node:vm') as typeof import('node:vm');
     // The documented way to reach V8's gc() without a command-line flag.
     setFlagsFromString('--expose-gc');
     gc = runInNewContext('gc') as Collector;
@@ -44,14 +46,35 @@ export function collectGarbage(kind: 'full' | 'young'): void {
   else collector()({ type: 'minor' });
 }
 
+/** While the daemon starts, a requested collection waits (see holdCollections). */
+let held = false;
+
 export function collectGarbageSoon(): void {
   if (pending) return;
   pending = true;
-  setImmediate(() => {
-    pending = false;
-    collectGarbage('full');
-    traceStartup('full GC done');
-  });
+  if (!held) setImmediate(collectNow);
+}
+
+function collectNow(): void {
+  pending = false;
+  collectGarbage('full');
+  traceStartup('full GC done');
+}
+
+/**
+ * From now until releaseCollections(), collections asked for wait: at start every section asks for
+ * one as it attaches, and on a router CPU a full collection of the start's heap takes most of a
+ * second (0.7 s on emulated mipsel), which would come between the sockets going up and their
+ * first answers.
+ */
+export function holdCollections(): void {
+  held = true;
+}
+
+/** The collection asked for while held runs `delayMs` from now (coalesced into one). */
+export function releaseCollections(delayMs: number): void {
+  held = false;
+  if (pending) setTimeout(collectNow, delayMs);
 }
 
 const YOUNG_GENERATION_INTERVAL_MS = 10_000;

@@ -12,8 +12,9 @@
  * V8's optimising compiler runs (here, the reload path getting hot; on a
  * router, the first seconds of traffic) some 4 MB of node's own executable
  * are paged in (clean, shared file pages; with `node --no-opt` RSS stays
- * flat from start). So the figures from start leave the executable's pages
- * out, and whole RSS is held to the bound after a warm-up.
+ * flat from start), at a moment that depends on how much work a reload is.
+ * So the figures leave the executable's pages out, from start and after a
+ * warm-up.
  *
  * BPFC_HANDLE_CYCLES sets the number of hot-plug cycles and of reloads
  * (default 15 for the suite; the issue's check is 200:
@@ -151,9 +152,12 @@ describe('service: closed captures release their sockets, rings and memory at on
     assert.deepEqual({ rings: end.rings, sockets: end.sockets }, { rings: start.rings, sockets: start.sockets },
       `after ${CYCLES} hot-plug cycles, no packet sent. ${daemon.describe()}`);
     assert.ok(end.executableKb > 0, 'the executable\'s mappings were found');
-    assert.ok(end.rssKb - start.rssKb <= RSS_SLACK_KB,
-      `RSS grew from ${start.rssKb} kB to ${end.rssKb} kB over ${CYCLES} reloads and ${CYCLES} hot-plug cycles`);
     const own = (m: typeof end): number => m.rssKb - m.executableKb;
+    // Without the executable's pages here too: when the optimising compiler first runs depends on how
+    // much work a reload is (with start-up work remembered per job it came during the hot-plug cycles).
+    assert.ok(own(end) - own(start) <= RSS_SLACK_KB,
+      `RSS without node's executable grew from ${own(start)} kB to ${own(end)} kB over ${CYCLES} reloads and ${CYCLES} hot-plug cycles `
+      + `(whole RSS ${start.rssKb} -> ${end.rssKb} kB)`);
     assert.ok(own(end) - own(atStart) <= RSS_SLACK_KB,
       `RSS without node's executable grew from ${own(atStart)} kB at start to ${own(end)} kB after ${WARM_UP_ROUNDS + CYCLES} reloads and hot-plug cycles`);
   });
