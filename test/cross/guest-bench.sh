@@ -18,19 +18,22 @@
 
 bench() { echo "XBENCH $*"; }
 eight() {
+	# shellcheck disable=SC2086 # one word per option
 	out=$(probe start -t veth1 -t veth3 -t veth5 -t veth7 -s /tmp/s0.sock -s /tmp/s1.sock -s /tmp/s2.sock -s /tmp/s3.sock \
-		-s /tmp/s4.sock -s /tmp/s5.sock -s /tmp/s6.sock -s /tmp/s7.sock -w 600 -- /usr/bin/node /usr/sbin/bpfcountd -c /etc/config/sections8)
+		-s /tmp/s4.sock -s /tmp/s5.sock -s /tmp/s6.sock -s /tmp/s7.sock -w 600 -- /usr/bin/node $NODE_OPTIONS_OF_WRAPPER /usr/sbin/bpfcountd -c /etc/config/sections8)
 }
 
 r=1
 while [ "$r" -le "$BENCH_RUNS" ]; do
 	bench "$r" node-e-0 "$(probe time -- /usr/bin/node -e 0)"
-	bench "$r" help "$(probe time -- /usr/bin/node /usr/sbin/bpfcountd -h | tail -n 1)"
+	# shellcheck disable=SC2086 # one word per option
+	bench "$r" help "$(probe time -- /usr/bin/node $NODE_OPTIONS_OF_WRAPPER /usr/sbin/bpfcountd -h | tail -n 1)"
 	node -e 'setInterval(() => {}, 1000)' &
 	idle=$!
 	bench "$r" idle "$(probe settle "$idle")"
 	stop "$idle"
-	out=$(probe start -t veth1 -s /tmp/s0.sock -w 600 -- /usr/bin/node /usr/sbin/bpfcountd -c /etc/config/sections1)
+	# shellcheck disable=SC2086 # one word per option
+	out=$(probe start -t veth1 -s /tmp/s0.sock -w 600 -- /usr/bin/node $NODE_OPTIONS_OF_WRAPPER /usr/sbin/bpfcountd -c /etc/config/sections1)
 	bench "$r" start1 "$out"
 	pid=$(pid_of "$out")
 	if [ -n "$pid" ]; then

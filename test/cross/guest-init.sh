@@ -8,6 +8,9 @@ exec </dev/console >/dev/console 2>&1
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /usr/local/bin
 export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+# node's options for the daemon, those of the package's wrapper (files/usr/sbin/bpfcountd;
+# test/unit/wrapper-options.test.ts keeps the two the same).
+NODE_OPTIONS_OF_WRAPPER="--single-threaded"
 mount -t sysfs sys /sys
 mount -t tmpfs tmp /tmp
 # Debian's multiarch library directory (no ld.so.cache in this root).
@@ -62,7 +65,8 @@ fi
 
 # 1. Live: two sections on veth0. Warm-up frames (EtherType 0x88b5, counted only
 #    by 'warm') go into veth0 until both sections count; then the known frames.
-out=$(probe start -k warm -t veth1 -s /tmp/all.sock -s /tmp/in.sock -w 300 -- /usr/bin/node /usr/sbin/bpfcountd -c /etc/config/live)
+# shellcheck disable=SC2086 # one word per option
+out=$(probe start -k warm -t veth1 -s /tmp/all.sock -s /tmp/in.sock -w 300 -- /usr/bin/node $NODE_OPTIONS_OF_WRAPPER /usr/sbin/bpfcountd -c /etc/config/live)
 say startlive "$out"
 pid=$(pid_of "$out")
 diagnose "$pid" "$out"
@@ -96,7 +100,7 @@ for n in 1 8; do
 	done
 	[ "$n" = 1 ] && ifs="-t veth1"
 	# shellcheck disable=SC2086 # one word per option
-	out=$(probe start $ifs $socks -w 600 -- /usr/bin/node /usr/sbin/bpfcountd -c "/etc/config/sections$n")
+	out=$(probe start $ifs $socks -w 600 -- /usr/bin/node $NODE_OPTIONS_OF_WRAPPER /usr/sbin/bpfcountd -c "/etc/config/sections$n")
 	say "start$n" "$out"
 	pid=$(pid_of "$out")
 	diagnose "$pid" "$out"

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync } from 'node:fs';
-import { DAEMON } from './paths';
+import { DAEMON, DAEMON_NODE_FLAGS } from './paths';
 import type { VethLink } from './netns';
 import { readCounts, type CountLine } from './socket-client';
 
@@ -90,8 +90,9 @@ export class Daemon {
   }
 }
 
+/** node's arguments for a daemon in classic mode: the wrapper's node options, the bundle, its options. */
 export function daemonArgv(iface: string, a: DaemonArgs): string[] {
-  const argv = [DAEMON, '-i', iface, '-f', a.filterFile, '-u', a.socketPath];
+  const argv = [...DAEMON_NODE_FLAGS, DAEMON, '-i', iface, '-f', a.filterFile, '-u', a.socketPath];
   if (a.prefilter !== undefined) argv.push('-F', a.prefilter);
   if (a.bufferBytes !== undefined) argv.push('-b', String(a.bufferBytes));
   return argv;

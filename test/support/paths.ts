@@ -15,6 +15,18 @@ function findRoot(): string {
 export const REPO_ROOT = findRoot();
 /** BPFCOUNTD_DAEMON points the live tests at another bundle (e.g. a snapshot while dist/ is being rebuilt). */
 export const DAEMON = process.env.BPFCOUNTD_DAEMON ?? join(REPO_ROOT, 'dist', 'bpfcountd.js');
+/**
+ * The node options the package's wrapper (files/usr/sbin/bpfcountd) starts the daemon with:
+ * the live tests start it the same way.
+ */
+export const DAEMON_NODE_FLAGS: readonly string[] = wrapperNodeFlags();
+
+function wrapperNodeFlags(): string[] {
+  const wrapper = join(REPO_ROOT, 'files', 'usr', 'sbin', 'bpfcountd');
+  const exec = /^exec \/usr\/bin\/node((?: --[-a-z0-9=]+)*) \/usr\/lib\/bpfcountd\/bpfcountd\.js "\$@"$/m.exec(readFileSync(wrapper, 'utf8'));
+  if (!exec) throw new Error(`${wrapper}: no 'exec /usr/bin/node [--option...] /usr/lib/bpfcountd/bpfcountd.js "$@"' line`);
+  return exec[1].split(' ').filter((flag) => flag !== '');
+}
 export const ORACLE = join(REPO_ROOT, 'build', 'pcap-oracle');
 export const ORACLE_BUILD = join(REPO_ROOT, 'test', 'oracle', 'build.sh');
 /** The project's own test material (captures, corpora, ubus transcripts); see test/data/README.md. */

@@ -15,7 +15,7 @@ import { after } from 'node:test';
 import { Daemon, QUIET_MS, sleep } from './daemon';
 import { ALL_ID, expectedCounts, formatLines, type RuleDef } from './live-count';
 import { createLink, destroyLink, nsRun, replay, run, type VethLink } from './netns';
-import { DAEMON } from './paths';
+import { DAEMON, DAEMON_NODE_FLAGS } from './paths';
 import { nsGet } from './prometheus';
 import { readCounts, type CountLine } from './socket-client';
 
@@ -124,7 +124,7 @@ export function writeAtomically(path: string, text: string): void {
 export const NO_UBUS = '--ubus=/nonexistent/ubus.sock';
 
 /** Starts `node dist/bpfcountd.js <args>` in the daemon's namespace. `socketPath` is the one waitForSocket() would use. */
-export function startServiceDaemon(net: ServiceNet, args: readonly string[], socketPath: string, nodeFlags: readonly string[] = []): Daemon {
+export function startServiceDaemon(net: ServiceNet, args: readonly string[], socketPath: string, nodeFlags: readonly string[] = DAEMON_NODE_FLAGS): Daemon {
   // `ip netns exec` execs in place: the child's pid is node's.
   const child = spawn('ip', ['netns', 'exec', net.daemonNs, process.execPath, ...nodeFlags, DAEMON, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
