@@ -4,7 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { before, describe, it } from 'node:test';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { writeEthernetPcap } from '../support/pcap';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -55,15 +55,19 @@ describe('counters past 2^32', () => {
   it('sums wire lengths exactly beyond 32 bits', () => {
     // Three truncated frames whose wire length is almost 2^32 each: the byte count passes 2^33.
     const dir = mkdtempSync(join(tmpdir(), 'bpfc-big-'));
-    const frame = Buffer.alloc(60);
-    frame.fill(0xff, 0, 6); // broadcast destination
-    frame.writeUInt16BE(0x0806, 12);
-    const capture = join(dir, 'big.pcap');
-    writeEthernetPcap(capture, [frame, frame, frame], [0xfffffff0, 0xfffffff0 - 1, 0xfffffff0 - 2]);
-    const rules = join(dir, 'big.filters');
-    writeFileSync(rules, 'all;len >= 0\narp;arp\nbcast;ether broadcast\n');
-    assertExact(capture, rules);
-    const run = runDaemon(['-r', capture, '-f', rules]);
-    assert.match(run.stdout, /^all:12884901837:3$/m);
+    try {
+      const frame = Buffer.alloc(60);
+      frame.fill(0xff, 0, 6); // broadcast destination
+      frame.writeUInt16BE(0x0806, 12);
+      const capture = join(dir, 'big.pcap');
+      writeEthernetPcap(capture, [frame, frame, frame], [0xfffffff0, 0xfffffff0 - 1, 0xfffffff0 - 2]);
+      const rules = join(dir, 'big.filters');
+      writeFileSync(rules, 'all;len >= 0\narp;arp\nbcast;ether broadcast\n');
+      assertExact(capture, rules);
+      const run = runDaemon(['-r', capture, '-f', rules]);
+      assert.match(run.stdout, /^all:12884901837:3$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
