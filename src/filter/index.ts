@@ -6,6 +6,7 @@ import { generate, type CodegenRule } from './codegen';
 import { FilterError, Unsupported } from './errors';
 import type { Cond } from './ir';
 import { linkLayerFor } from './link';
+import { jobMemo } from './job-memo';
 import { Lowering } from './lower';
 import { chooseShared, simplify, snapNeeded } from './optimize';
 import { parseFilter } from './parse';
@@ -40,25 +41,11 @@ export function planRule(rule: RuleInput, linkType: number): { plan: RulePlan; c
   return { plan: { ...plan, slot: rule.slot }, cond };
 }
 
-/**
- * Plans of the current job (a microtask, like parseFilter's trees): a start lowered each rule for
- * its matcher and again for its kernel-filter term's length guard; on a router CPU each lowering
- * is cold, interpreted code. Plans and trees are never modified by their users.
- */
-let planned: Map<string, { plan: RulePlan; cond: Cond | null }> | undefined;
+/** Plans of the current job (job-memo.ts): the matcher and the kernel filter's length guards plan each rule. */
+const plannedInJob = jobMemo<{ plan: RulePlan; cond: Cond | null }>();
 
 function planOnce(expr: string, linkType: number): { plan: RulePlan; cond: Cond | null } {
-  if (!planned) {
-    planned = new Map();
-    queueMicrotask(() => { planned = undefined; });
-  }
-  const key = `${linkType}\0${expr}`;
-  let known = planned.get(key);
-  if (!known) {
-    known = planUncached({ slot: 0, expr }, linkType);
-    planned.set(key, known);
-  }
-  return known;
+  return plannedInJob(`${linkType}\0${expr}`, () => planUncached({ slot: 0, expr }, linkType));
 }
 
 function planUncached(rule: RuleInput, linkType: number): { plan: RulePlan; cond: Cond | null } {

@@ -5,6 +5,7 @@
  */
 import type { Arith, ArithOp, Dir, Expr, IdValue, Qualifiers, RelOp } from './ast';
 import { fail, FilterError, unsupported } from './errors';
+import { jobMemo } from './job-memo';
 import { tokenize, type Token } from './tokenize';
 
 const PROTO_NAMES = new Set(['link', 'ip', 'arp', 'rarp', 'sctp', 'tcp', 'udp', 'icmp', 'igmp', 'igrp',
@@ -36,30 +37,11 @@ class Backtrack extends Error {
   constructor(readonly unqualified = -1) { super('backtrack'); }
 }
 
-/**
- * Trees (or the error) of expressions parsed in the current job: a start or reload parses each
- * rule several times over (its plan, the kernel filter's terms, their length guards), and
- * parsing is much of a start on a router CPU. Forgotten once the job is done (a microtask).
- * The trees are never modified by their users.
- */
-let parsed: Map<string, { tree?: Expr | null; error?: unknown }> | undefined;
+/** Trees (or the error) of expressions parsed in the current job (job-memo.ts). */
+const parsedInJob = jobMemo<Expr | null>();
 
 export function parseFilter(src: string): Expr | null {
-  if (!parsed) {
-    parsed = new Map();
-    queueMicrotask(() => { parsed = undefined; });
-  }
-  let known = parsed.get(src);
-  if (!known) {
-    try {
-      known = { tree: parseUncached(src) };
-    } catch (error) {
-      known = { error };
-    }
-    parsed.set(src, known);
-  }
-  if (known.error !== undefined) throw known.error;
-  return known.tree as Expr | null;
+  return parsedInJob(src, () => parseUncached(src));
 }
 
 function parseUncached(src: string): Expr | null {
