@@ -39,6 +39,9 @@ export interface SavefileLayout {
 /** A capture file libpcap would refuse part way: its message. */
 export class SavefileError extends Error {}
 
+/** The host's byte order, without loading node:os at start. */
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
  * The layout of a classic pcap file from its first 24 bytes, or undefined
  * when libpcap should read it (pcapng, an unknown magic, a link type whose
@@ -55,9 +58,8 @@ export function savefileLayout(head: Uint8Array, dlt: number): SavefileLayout | 
     if (magic !== MAGIC_MICRO && magic !== MAGIC_NANO && magic !== MAGIC_PATCHED) return undefined;
     littleEndian = true;
   }
-  const hostLittle = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   // libpcap rewrites parts of these headers when the file's byte order is not the host's.
-  if (littleEndian !== hostLittle && (dlt === DLT.LINUX_SLL || dlt === DLT.LINUX_SLL2)) return undefined;
+  if (littleEndian !== HOST_LITTLE_ENDIAN && (dlt === DLT.LINUX_SLL || dlt === DLT.LINUX_SLL2)) return undefined;
   const major = view.getUint16(4, littleEndian);
   const minor = view.getUint16(6, littleEndian);
   // libpcap refuses other versions when it opens the file, before any record.
