@@ -202,7 +202,6 @@ function guardedTerm(term: string, linkType: number, coarse: Tri | null): { text
   return { text: `(len >= ${reads} and (${term})) or (len < ${reads} and (${short.text}))`, nodes: 2 + termNodes + short.nodes };
 }
 
-/** A coarse form the optimiser may miscompile itself is replaced by "everything". */
 /**
  * A coarse form of a shape the optimiser may miscompile passes everything,
  * unless protocol tests are among its top-level AND terms: those alone are
