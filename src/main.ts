@@ -28,6 +28,7 @@ import type { ServedSpec } from './service/served-instance';
 import { collectGarbagePeriodically, holdCollections, releaseCollections } from './service/collect-garbage';
 import { Supervisor } from './service/supervisor';
 import { startUbusObject } from './outputs/ubus-object';
+import { writeLine } from './write-line';
 
 function fail(err: unknown): never {
   if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
@@ -41,10 +42,10 @@ function fail(err: unknown): never {
  * once serving, since procd logs a service's stdout as info and its stderr as errors. Fatal errors
  * (fail()) always go to stderr.
  */
-let logStream: NodeJS.WriteStream = process.stderr;
+let logFd: 1 | 2 = 2;
 
 function log(message: string): void {
-  logStream.write(`bpfcountd: ${message}\n`);
+  writeLine(logFd, `bpfcountd: ${message}\n`);
 }
 
 function requireInterface(iface: string): void {
@@ -142,9 +143,11 @@ function serviceSpecs(options: Options): () => ServedSpec[] {
 
 /** The start's garbage is collected this long after serving begins: first answers before housekeeping. */
 const START_COLLECTION_DELAY_MS = 3000;
+/** The ubus object registers this long after the sockets serve (see serve()). */
+const UBUS_START_DELAY_MS = 1000;
 
 async function serve(options: Options, service: boolean): Promise<void> {
-  logStream = process.stdout;
+  logFd = 1;
   let ubus: { close(): void } | undefined;
   let metrics: MetricsOutputs | undefined;
   let started = false;
@@ -215,7 +218,11 @@ async function serve(options: Options, service: boolean): Promise<void> {
   if (reloadWanted) supervisor.reload();
   const ubusSocket = options.ubusSocket ?? (service ? configuredUbusSocket ?? '' : undefined);
   if (ubusSocket !== undefined) {
-    ubus = startUbusObject({ socketPath: ubusSocket === '' ? undefined : ubusSocket, control: supervisor, log });
+    // Connecting loads node:net (2.3 s on emulated mipsel): the counter sockets answer first.
+    const ubusStart = setTimeout(() => {
+      ubus = startUbusObject({ socketPath: ubusSocket === '' ? undefined : ubusSocket, control: supervisor, log });
+    }, UBUS_START_DELAY_MS);
+    ubus = { close: () => clearTimeout(ubusStart) };
   }
   collectGarbagePeriodically();
   releaseCollections(START_COLLECTION_DELAY_MS);

@@ -5,6 +5,7 @@
  * opened so far. Off by default: one environment lookup.
  */
 import { readFileSync } from 'node:fs';
+import { writeLine } from './write-line';
 
 const enabled = process.env.BPFCOUNTD_TRACE_STARTUP === '1';
 const counts = { offline: 0, live: 0 };
@@ -19,7 +20,7 @@ export function traceStartup(phase: string): void {
   }
   const m = process.memoryUsage();
   const kb = (n: number): number => Math.round(n / 1024);
-  process.stderr.write(`trace: ${(process.uptime() * 1000).toFixed(0)} ms RssAnon=${anon} kB heapUsed=${kb(m.heapUsed)} heapTotal=${kb(m.heapTotal)} `
+  writeLine(2, `trace: ${(process.uptime() * 1000).toFixed(0)} ms RssAnon=${anon} kB heapUsed=${kb(m.heapUsed)} heapTotal=${kb(m.heapTotal)} `
     + `external=${kb(m.external)} offline=${counts.offline} live=${counts.live} ${phase}\n`);
 }
 

@@ -5,8 +5,8 @@
  * socket directory).
  */
 import { readdirSync } from 'node:fs';
-import { connect } from 'node:net';
 import { basename, join } from 'node:path';
+import { loadNet } from '../net-on-demand';
 import type { CounterLine } from './text-socket';
 
 export interface QueriedSocket { section: string; path: string; text: string }
@@ -31,7 +31,7 @@ export function querySockets(target: string, socketDir: string): { section: stri
 export function readSocket(path: string, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const client = connect(path);
+    const client = loadNet().connect(path);
     client.setTimeout(timeoutMs, () => client.destroy(new Error('no answer')));
     client.on('data', (chunk: Buffer) => chunks.push(chunk));
     client.on('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot read ${path}: ${err.code ?? err.message}`)));

@@ -4,8 +4,9 @@
  * Consumers parse each line from the right (ids may contain ':').
  */
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
-import { connect, createServer, type Server } from 'node:net';
 import { dirname } from 'node:path';
+import { loadNet } from '../net-on-demand';
+import { listenReplying, type ReplyServer } from './reply-server';
 
 export interface CounterLine {
   id: string;
@@ -19,9 +20,6 @@ export function formatCounterLines(lines: readonly CounterLine[]): string {
   return text;
 }
 
-/** A client that connects and never reads is dropped after this long. */
-const CLIENT_TIMEOUT_MS = 10_000;
-
 /** How often the socket file is checked (someone may remove it, or the whole runtime directory). */
 export const SOCKET_WATCH_MS = 5000;
 
@@ -32,7 +30,7 @@ export interface TextSocketOptions {
 }
 
 export class TextSocket {
-  private server?: Server;
+  private server?: ReplyServer;
   /** The inode of the socket file this process created: another inode or none means it was taken away. */
   private inode?: number;
   private watch?: NodeJS.Timeout;
@@ -56,20 +54,8 @@ export class TextSocket {
   private async open(): Promise<void> {
     mkdirSync(dirname(this.path), { recursive: true });
     await removeStaleSocket(this.path);
-    const server = createServer((client) => {
-      client.on('error', () => client.destroy());
-      client.setTimeout(CLIENT_TIMEOUT_MS, () => client.destroy());
-      // Written at once into the kernel (or Node's) buffer: a slow reader stalls nobody.
-      client.end(formatCounterLines(this.snapshot()));
-    });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.path, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    // Written at once into the kernel's buffer: a slow reader stalls nobody.
+    this.server = await listenReplying(this.path, () => formatCounterLines(this.snapshot()));
     // As open as the original's socket: any local user may read the counters.
     chmodSync(this.path, 0o666);
     this.inode = lstatSync(this.path).ino;
@@ -143,8 +129,9 @@ async function removeStaleSocket(path: string): Promise<void> {
     return;
   }
   if (!isSocket) throw new Error(`${path}: exists and is not a socket; not replacing it`);
+  // Only when a file is left over (a daemon that was killed): net's client is loaded for it.
   const alive = await new Promise<boolean>((resolve) => {
-    const probe = connect(path);
+    const probe = loadNet().connect(path);
     probe.once('connect', () => {
       probe.destroy();
       resolve(true);

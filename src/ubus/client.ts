@@ -8,7 +8,8 @@
  * Nothing here throws into the caller: every failure becomes a log line and a
  * retry, so ubus trouble never stops the counting.
  */
-import * as net from 'node:net';
+import type { Socket } from 'node:net';
+import { loadNet } from '../net-on-demand';
 import { BlobError } from './blob';
 import { BlobmsgField } from './blobmsg';
 import { FramingError, MessageSplitter } from './framing';
@@ -63,7 +64,7 @@ export interface UbusClientOptions {
 type Phase = 'idle' | 'hello' | 'registering' | 'registered';
 
 interface Connection {
-  socket: net.Socket;
+  socket: Socket;
   splitter: MessageSplitter;
   phase: Phase;
   /** seq of our ADD_OBJECT while it is pending. */
@@ -140,7 +141,7 @@ export class UbusObjectClient {
 
   private connect(): void {
     if (this.closed) return;
-    const socket = net.createConnection({ path: this.opts.socketPath });
+    const socket = loadNet().createConnection({ path: this.opts.socketPath });
     // ubus is an extra output: it must never be what keeps the daemon alive.
     socket.unref();
     const conn: Connection = { socket, splitter: new MessageSplitter(), phase: 'idle', addSeq: -1 };
