@@ -6,6 +6,7 @@
 import { ConfigError } from './errors';
 import { LabelListError, ruleLabels } from './label-list';
 import { readConfigText } from './read';
+import { jobMemo } from '../filter/job-memo';
 
 export interface RuleLine {
   id: string;
@@ -15,8 +16,12 @@ export interface RuleLine {
   where: string;
 }
 
-export function readFilterFile(path: string): RuleLine[] {
-  return parseFilterText(readConfigText(path, 'filter file'), path);
+/** Sections usually share one filter file: a start reads and parses it once (job-memo.ts). */
+const readInJob = jobMemo<readonly RuleLine[]>();
+
+/** The file's rules (shared within a job: not to be modified). */
+export function readFilterFile(path: string): readonly RuleLine[] {
+  return readInJob(path, () => parseFilterText(readConfigText(path, 'filter file'), path));
 }
 
 export function parseFilterText(content: string, file: string): RuleLine[] {

@@ -30,7 +30,7 @@ export interface CaptureSetSpec {
   name: string;
   source: Source;
   prefilter: string;
-  rules: Rule[];
+  rules: readonly Rule[];
 }
 
 export interface RulePlanInfo {

@@ -30,7 +30,7 @@ export interface ServedSpec {
   prefilter: string;
   bufferSize: number;
   socketPath: string;
-  rules: RuleLine[];
+  rules: readonly RuleLine[];
   /** Overrides the interface's MAC for $MAC. */
   mac?: string;
 }
@@ -56,7 +56,7 @@ const MAC_PLACEHOLDER = '$MAC';
  */
 export function validateSpec(spec: ServedSpec, linkType: number | undefined, checker: ExpressionChecker): void {
   const mac = spec.mac ?? interfaceMac(spec.ifname);
-  const rules = expandRules(spec.rules, mac ?? MAC_PLACEHOLDER_VALUE);
+  const rules = expandShared(spec.rules, mac ?? MAC_PLACEHOLDER_VALUE, checker);
   const type = linkType ?? interfaceLinkType(spec.ifname);
   if (type === undefined) return;
   for (const rule of rules) {
@@ -76,8 +76,16 @@ function messageOf(err: unknown): string {
 
 
 /** What identifies a rule's counter across reloads: its id and its expansion (MAC left symbolic). */
-function ruleKeys(lines: readonly RuleLine[]): string[] {
-  return expandRules(lines, MAC_PLACEHOLDER).map((rule) => `${rule.id}\0${rule.expr}`);
+function ruleKeys(lines: readonly RuleLine[], checker: ExpressionChecker): string[] {
+  return expandShared(lines, MAC_PLACEHOLDER, checker).map((rule) => `${rule.id}\0${rule.expr}`);
+}
+
+/**
+ * expandRules, once per distinct input within a start or reload (sections usually share a
+ * filter file, and each expands it up to three times). The result is shared: read only.
+ */
+function expandShared(lines: readonly RuleLine[], mac: string | undefined, checker: ExpressionChecker): readonly Rule[] {
+  return checker.memo(`expand\0${mac}\0${JSON.stringify(lines)}`, () => expandRules(lines, mac));
 }
 
 export class ServedInstance {
@@ -101,7 +109,7 @@ export class ServedInstance {
   private dropLog: DropLog;
 
   constructor(public spec: ServedSpec, private readonly options: ServedOptions) {
-    this.keys = ruleKeys(spec.rules);
+    this.keys = ruleKeys(spec.rules, options.checker);
     this.counters = new Counters(spec.rules.length);
     this.rates = new RateWindow(spec.rules.length);
     this.dropLog = new DropLog(spec.name);
@@ -226,7 +234,7 @@ export class ServedInstance {
     }
     // From here on synchronous: no packet is delivered until the new set is in place.
     const previous = { spec: this.spec, keys: this.keys, counters: this.counters, rates: this.rates, capture: this.capture };
-    const keys = ruleKeys(spec.rules);
+    const keys = ruleKeys(spec.rules, this.options.checker);
     const counters = new Counters(spec.rules.length);
     const oldSlot = new Map(this.keys.map((key, slot) => [key, slot]));
     keys.forEach((key, slot) => {
@@ -311,10 +319,10 @@ export class ServedInstance {
     };
   }
 
-  private expand(spec: ServedSpec): Rule[] | undefined {
+  private expand(spec: ServedSpec): readonly Rule[] | undefined {
     const mac = spec.mac ?? interfaceMac(spec.ifname);
     this.attachedMac = mac;
-    return expandRules(spec.rules, mac);
+    return expandShared(spec.rules, mac, this.options.checker);
   }
 
   /** Returns the error instead of acting on it when the capture cannot be opened. */
