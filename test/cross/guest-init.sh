@@ -10,7 +10,7 @@ exec </dev/console >/dev/console 2>&1
 export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
 # node's options for the daemon, those of the package's wrapper (files/usr/sbin/bpfcountd;
 # test/unit/wrapper-options.test.ts keeps the two the same).
-NODE_OPTIONS_OF_WRAPPER="--single-threaded"
+NODE_OPTIONS_OF_WRAPPER="--single-threaded --no-sparkplug"
 mount -t sysfs sys /sys
 mount -t tmpfs tmp /tmp
 # Debian's multiarch library directory (no ld.so.cache in this root).

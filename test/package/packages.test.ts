@@ -216,7 +216,7 @@ test('feed Makefiles install what the packages ship', () => {
 test('the wrapper and the default config say where things are', () => {
   const wrapper = readFileSync(join(REPO_ROOT, 'files', 'usr', 'sbin', 'bpfcountd'), 'utf8');
   assert.match(wrapper, /^#!\/bin\/sh\n/);
-  assert.match(wrapper, /exec \/usr\/bin\/node --single-threaded \/usr\/lib\/bpfcountd\/bpfcountd\.js "\$@"/);
+  assert.match(wrapper, /exec \/usr\/bin\/node --single-threaded --no-sparkplug \/usr\/lib\/bpfcountd\/bpfcountd\.js "\$@"/);
   const syntax = spawnSync('busybox', ['sh', '-n', join(REPO_ROOT, 'files', 'usr', 'sbin', 'bpfcountd')], { encoding: 'utf8' });
   assert.equal(syntax.status, 0, syntax.stderr);
   // Every path the default config's comments point at is shipped.

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,7 +78,10 @@ listenReplying(${JSON.stringify(path)}, () => 'a:1:1\\n').then((server) => {
   });
   require('node:fs').writeSync(1, 'listening\\n');
 });`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // A file, as the daemon runs (Node 18's -e loads streams for a user's require('node:fs')).
+  const scriptFile = join(dir, 'serve.js');
+  writeFileSync(scriptFile, script);
+  const child = spawn(process.execPath, [scriptFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => child.kill());
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });

@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { DAEMON_NODE_FLAGS, REPO_ROOT } from '../support/paths';
 
-test('the wrapper runs node single-threaded, and the emulated router starts the daemon with the same options', () => {
+test('the wrapper runs node single-threaded without Sparkplug, and the emulated router starts the daemon with the same options', () => {
   assert.ok(DAEMON_NODE_FLAGS.includes('--single-threaded'), `wrapper options: ${DAEMON_NODE_FLAGS.join(' ')}`);
+  assert.ok(DAEMON_NODE_FLAGS.includes('--no-sparkplug'), `wrapper options: ${DAEMON_NODE_FLAGS.join(' ')}`);
   const guestInit = readFileSync(join(REPO_ROOT, 'test', 'cross', 'guest-init.sh'), 'utf8');
   const copy = /^NODE_OPTIONS_OF_WRAPPER="([^"]*)"$/m.exec(guestInit);
   assert.ok(copy, 'test/cross/guest-init.sh sets NODE_OPTIONS_OF_WRAPPER');
