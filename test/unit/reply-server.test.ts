@@ -67,18 +67,20 @@ for (const useNet of [false, true]) {
 test('serving and answering on the pipe handle loads no node:net', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'x.sock');
-  const script = `const before = new Set(process.moduleLoadList);
+  // node:fs first: the daemon has it loaded anyway (on Node 18 that alone loads the stream modules).
+  const script = `const { writeSync } = require('node:fs');
+const before = new Set(process.moduleLoadList);
 const { listenReplying } = require(${JSON.stringify(MODULE)});
 listenReplying(${JSON.stringify(path)}, () => 'a:1:1\\n').then((server) => {
   // Told to report by a signal: process.stdin would itself load net.
   process.once('SIGUSR2', () => {
     const loaded = process.moduleLoadList.filter((m) => !before.has(m) && m.startsWith('NativeModule ') && (m === 'NativeModule net' || m.includes('stream')));
-    require('node:fs').writeSync(1, (loaded.join(',') || 'none') + '\\n');
+    writeSync(1, (loaded.join(',') || 'none') + '\\n');
     server.close();
   });
-  require('node:fs').writeSync(1, 'listening\\n');
+  writeSync(1, 'listening\\n');
 });`;
-  // A file, as the daemon runs (Node 18's -e loads streams for a user's require('node:fs')).
+  // Run from a file, as the daemon is.
   const scriptFile = join(dir, 'serve.js');
   writeFileSync(scriptFile, script);
   const child = spawn(process.execPath, [scriptFile], { stdio: ['ignore', 'pipe', 'inherit'] });
