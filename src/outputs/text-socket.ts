@@ -37,6 +37,7 @@ export class TextSocket {
   private recovering = false;
   /** The last recovery message logged: a problem that stays is logged once, not at every check. */
   private lastEvent?: string;
+  private closed = false;
 
   constructor(readonly path: string, private readonly snapshot: () => readonly CounterLine[],
               private readonly options: TextSocketOptions = {}) {}
@@ -47,6 +48,7 @@ export class TextSocket {
    */
   async listen(): Promise<void> {
     await this.open();
+    if (this.closed) return;
     this.watch ??= setInterval(() => this.check(), this.options.watchMs ?? SOCKET_WATCH_MS);
     this.watch.unref();
   }
@@ -55,7 +57,13 @@ export class TextSocket {
     mkdirSync(dirname(this.path), { recursive: true });
     await removeStaleSocket(this.path);
     // Written at once into the kernel's buffer: a slow reader stalls nobody.
-    this.server = await listenReplying(this.path, () => formatCounterLines(this.snapshot()));
+    const server = await listenReplying(this.path, () => formatCounterLines(this.snapshot()));
+    if (this.closed) {
+      // close() came while it was being set up.
+      server.close();
+      return;
+    }
+    this.server = server;
     // As open as the original's socket: any local user may read the counters.
     chmodSync(this.path, 0o666);
     this.inode = lstatSync(this.path).ino;
@@ -96,6 +104,7 @@ export class TextSocket {
 
   /** Stops listening and removes the socket file (not a file someone else put at its path). */
   close(): void {
+    this.closed = true;
     clearInterval(this.watch);
     this.watch = undefined;
     if (!this.server) return;

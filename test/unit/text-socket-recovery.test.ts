@@ -1,6 +1,6 @@
 /** The counter socket comes back by itself when someone removes its file, its directory, or puts something else there. */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
@@ -55,4 +55,17 @@ it('serves again after its file, then its directory, is removed, and logs one li
   writeFileSync(path, 'still not mine');
   socket.close();
   assert.equal(readFileSync(path, 'utf8'), 'still not mine');
+});
+
+it('closed while it is being set up: nothing is left listening, no file stays', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'bpfcountd-sock-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const path = join(root, 'x.sock');
+  const socket = new TextSocket(path, () => [{ id: 'a', bytes: 1, packets: 1 }], { watchMs: 50 });
+  const listening = socket.listen();
+  socket.close();
+  await listening;
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(existsSync(path), false);
+  assert.equal(await answers(path), false);
 });
