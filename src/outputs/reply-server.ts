@@ -2,13 +2,11 @@
  * A unix-socket server whose every client is sent one text and then closed: all that the
  * counter sockets' protocol needs.
  *
- * Why not simply node:net: the Node builds of Debian and OpenWrt for MIPS have no code
- * cache, so loading net compiles it and the 25 stream modules it pulls in, from source, at
- * every start: 2.3 s on emulated mipsel, where the whole start takes about 25 s and counting
- * must begin within twice Node's own start-up. This server talks to libuv's pipe handle
- * directly, the one net itself wraps (`process.binding('pipe_wrap')`, in Node 18 and 20).
- * Where that handle is missing or refuses (a bind error), net takes over, so errors read
- * as net's and a future Node without the binding still serves.
+ * Why not node:net: loading it costs seconds on a router CPU (see net-on-demand.ts). This
+ * server talks to libuv's pipe handle directly, the one net itself wraps
+ * (`process.binding('pipe_wrap')`, in Node 18 and 20). Where that handle is missing or refuses
+ * (a bind error), net takes over, so errors read as net's and a future Node without the
+ * binding still serves.
  */
 import { loadNet } from '../net-on-demand';
 
@@ -56,8 +54,17 @@ interface StreamWrap {
 /** As net listens by default. */
 const BACKLOG = 511;
 
+type Bindings = { pipe: PipeWrap; stream: StreamWrap } | undefined;
+/** Looked up once: every section's socket (and each re-served one) uses them. */
+let bindings: Bindings | null = null;
+
+function pipeBindings(): Bindings {
+  if (bindings === null) bindings = lookUpBindings();
+  return bindings;
+}
+
 /** The bindings, or undefined where this Node has none of that shape. */
-function pipeBindings(): { pipe: PipeWrap; stream: StreamWrap } | undefined {
+function lookUpBindings(): Bindings {
   try {
     const binding = (process as unknown as { binding(name: string): unknown }).binding;
     const pipe = binding('pipe_wrap') as Partial<PipeWrap>;
@@ -80,12 +87,12 @@ export interface ReplyOptions {
 /** Serves `reply()` on `path` (which must not exist). Rejects with net's error when it cannot. */
 export async function listenReplying(path: string, reply: () => string, options: ReplyOptions = {}): Promise<ReplyServer> {
   const timeoutMs = options.clientTimeoutMs ?? CLIENT_TIMEOUT_MS;
-  const bindings = options.useNet ? undefined : pipeBindings();
-  if (bindings) {
-    const server = new bindings.pipe.Pipe(bindings.pipe.constants.SERVER);
+  const found = options.useNet ? undefined : pipeBindings();
+  if (found) {
+    const server = new found.pipe.Pipe(found.pipe.constants.SERVER);
     if (server.bind(path) === 0 && server.listen(BACKLOG) === 0) {
       server.onconnection = (status, client) => {
-        if (status === 0 && client) sendAndClose(client, reply(), bindings.stream, timeoutMs);
+        if (status === 0 && client) sendAndClose(client, reply(), found.stream, timeoutMs);
       };
       return server;
     }
