@@ -21,6 +21,8 @@ import { Counters } from './counters';
 import { planJavaScript, validUnoptimised, type EnginePlan } from './js-engine';
 import { joinPrefilter } from './prefilter-join';
 import { traceStartup } from '../startup-trace';
+import { buildCodeLater } from './deferred-code';
+import { writeLine } from '../write-line';
 
 export type Source =
   | { kind: 'live'; ifname: string; bufferSize: number }
@@ -193,8 +195,10 @@ export class CaptureSet {
     });
     traceStartup(`${spec.name}: link type, prefilter and ${spec.rules.length} rules checked by libpcap`);
     const memo = checker.memo.bind(checker);
-    const js = planJavaScript(valid.map((slot) => spec.rules[slot].expr), valid, this.linkType, counters, memo);
-    traceStartup(`${spec.name}: JavaScript matcher compiled`);
+    // Live: counting starts with the rules' trees, the generated code follows (deferred-code.ts).
+    const js = planJavaScript(valid.map((slot) => spec.rules[slot].expr), valid, this.linkType, counters, memo,
+      spec.source.kind === 'live');
+    traceStartup(`${spec.name}: JavaScript matcher ${js.generated ? 'planned (code deferred)' : 'compiled'}`);
     const planOf = new Map<number, EnginePlan>();
     valid.forEach((slot, i) => planOf.set(slot, js.plans[i]));
 
@@ -239,8 +243,11 @@ export class CaptureSet {
       this.kernelFilterNote = shared.note;
       this.snapLength = this.sharedSnapLength(js.plans);
       traceStartup(`${spec.name}: shared kernel filter built (${this.kernelFilter.length} chars)`);
-      this.main = this.openMain(this.kernelFilter, matchEach(js.matchAt), this.snapLength);
+      this.matchAt = js.matchAt;
+      this.main = this.openMain(this.kernelFilter, this.countShared, this.snapLength);
       traceStartup(`${spec.name}: shared capture opened`);
+      const { generated } = js;
+      if (generated) buildCodeLater(() => this.useGenerated(generated));
     }
     for (const { rule, slot, filter } of ruleFilters) {
       try {
@@ -339,6 +346,24 @@ export class CaptureSet {
     }
   }
 
+  /** What the shared capture counts with: the rules' trees, then their generated code. */
+  private matchAt: MatchAtFn = ignorePacket;
+
+  private readonly countShared: BatchSink = (data, headers, count) => {
+    const matchAt = this.matchAt;
+    for (let i = 0, h = 0; i < count; i++, h += 3) matchAt(data, headers[h], headers[h + 1], headers[h + 2]);
+  };
+
+  /** Swaps in the generated code between two batches, unless this set was closed meanwhile. */
+  private useGenerated(generated: () => MatchAtFn | undefined): void {
+    if (!this.main) return;
+    const matchAt = generated();
+    if (matchAt) this.matchAt = matchAt;
+    // A defect, never the user's rules: the counts stay exact, only slower to make.
+    else writeLine(2, `${this.spec.name}: internal code generation error: the rules are evaluated without generated code\n`);
+    traceStartup(`${this.spec.name}: generated matcher ${matchAt ? 'in use' : 'failed'}`);
+  }
+
   /** Capture-file mode: reads the whole file through every handle. */
   readAll(): void {
     const reader = this.fileReader;
@@ -397,13 +422,6 @@ function openFileUnoptimised(path: string, filter: string, sink: BatchSink): Cap
   } catch {
     return CaptureHandle.openFile(path, filter, sink);
   }
-}
-
-/** The JavaScript rules, on every packet of a batch where it lies. */
-function matchEach(matchAt: MatchAtFn): BatchSink {
-  return (data, headers, count) => {
-    for (let i = 0, h = 0; i < count; i++, h += 3) matchAt(data, headers[h], headers[h + 1], headers[h + 2]);
-  };
 }
 
 /** A rule on its own handle: every packet its kernel filter passed. */

@@ -2,7 +2,7 @@
  * The bridge to the JavaScript filter engine (src/filter): which rules it
  * evaluates, and the one compiled function per capture that does it.
  */
-import { bindMatcher, prepareMatcher, planRule, type MatchAtFn, type PreparedMatcher } from '../filter';
+import { bindMatcher, codeOf, interpretRules, planMatcher, planRule, type MatchAtFn, type PlannedMatcher, type RulePlan } from '../filter';
 import { isOptimiserRefusal } from '../capture/live-only';
 import type { Memo } from '../capture/validate';
 import type { Counters } from './counters';
@@ -25,7 +25,14 @@ export interface JsEvaluation {
   match?: (packet: Uint8Array, caplen: number, wirelen: number) => void;
   /** The same for a packet at an offset of a larger buffer. */
   matchAt?: MatchAtFn;
+  /** The generated code ('' while deferred). */
   source: string;
+  /**
+   * Deferred evaluations only: generates the code and returns the function that replaces
+   * matchAt (the rule tree walked per packet); undefined when the generated code failed, and
+   * matchAt then stays. The meaning is the same.
+   */
+  generated?: () => MatchAtFn | undefined;
 }
 
 const noMemo: Memo = (_key, compute) => compute();
@@ -35,21 +42,35 @@ const noMemo: Memo = (_key, compute) => compute();
  * has been accepted by libpcap already, so an engine error is the engine's
  * limit, never the user's: such a rule goes to libpcap. Captures with the same
  * rules (sections sharing a filter file) share one compiled function through `memo`.
+ * With `deferCode`, matchAt walks the lowered rules and generated() makes the code later (a
+ * live capture counts from its first packet without waiting for code generation).
  */
 export function planJavaScript(exprs: readonly string[], slots: readonly number[], linkType: number,
-  counters: Counters, memo: Memo = noMemo): JsEvaluation {
+  counters: Counters, memo: Memo = noMemo, deferCode = false): JsEvaluation {
   const rules = exprs.map((expr, i) => ({ slot: slots[i], expr }));
-  const prepared = memo<PreparedMatcher>(`matcher\0${linkType}\0${JSON.stringify(rules)}`, () => prepareMatcher(rules, linkType));
-  const compiled = bindMatcher(prepared, counters.bytes, counters.packets);
-  const plans = compiled.plans.map((plan): EnginePlan => {
-    switch (plan.engine) {
-      case 'javascript': return { engine: 'javascript', snapNeeded: plan.snapNeeded, shiftsOffsets: plan.shiftsOffsets };
-      case 'libpcap': return { engine: 'libpcap', reason: plan.reason };
-      case 'error': return { engine: 'libpcap', reason: `JavaScript engine refused it: ${plan.message}` };
-    }
-  });
+  const planned = memo<PlannedMatcher>(`matcher\0${linkType}\0${JSON.stringify(rules)}`, () => planMatcher(rules, linkType));
+  if (deferCode) {
+    const plans = planned.plans.map(enginePlan);
+    const matchAt = plans.some((plan) => plan.engine === 'javascript')
+      ? interpretRules(planned.rules, counters.bytes, counters.packets) : undefined;
+    const generated = (): MatchAtFn | undefined => {
+      const code = codeOf(planned);
+      return code.factory ? bindMatcher(code, counters.bytes, counters.packets).matchAt : undefined;
+    };
+    return { plans, matchAt, match: matchAt && ((pkt, caplen, wirelen) => matchAt(pkt, 0, caplen, wirelen)), source: '', generated };
+  }
+  const compiled = bindMatcher(codeOf(planned), counters.bytes, counters.packets);
+  const plans = compiled.plans.map(enginePlan);
   const any = plans.some((plan) => plan.engine === 'javascript');
   return { plans, match: any ? compiled.match : undefined, matchAt: any ? compiled.matchAt : undefined, source: compiled.source };
+}
+
+function enginePlan(plan: RulePlan): EnginePlan {
+  switch (plan.engine) {
+    case 'javascript': return { engine: 'javascript', snapNeeded: plan.snapNeeded, shiftsOffsets: plan.shiftsOffsets };
+    case 'libpcap': return { engine: 'libpcap', reason: plan.reason };
+    case 'error': return { engine: 'libpcap', reason: `JavaScript engine refused it: ${plan.message}` };
+  }
 }
 
 /**

@@ -13,6 +13,7 @@ import { parseFilter } from './parse';
 import { TRUE } from './ir';
 
 export { describeLinkType } from './link';
+export { interpretRules } from './interpret';
 
 export interface RuleInput { slot: number; expr: string }
 export type RulePlan =
@@ -79,7 +80,18 @@ export interface PreparedMatcher {
   factory?: (b: Float64Array, n: Float64Array) => MatchAtFn;
 }
 
-export function prepareMatcher(rules: readonly RuleInput[], linkType: number): PreparedMatcher {
+/**
+ * The plans and lowered tests of a capture's rules: enough to count with (interpretRules) before
+ * the generated code exists. Shared by captures with the same rules; `code` is filled in by the
+ * first codeOf() and then shared too.
+ */
+export interface PlannedMatcher {
+  plans: RulePlan[];
+  rules: CodegenRule[];
+  code?: PreparedMatcher;
+}
+
+export function planMatcher(rules: readonly RuleInput[], linkType: number): PlannedMatcher {
   const plans: RulePlan[] = [];
   const compiled: CodegenRule[] = [];
   for (const r of rules) {
@@ -87,7 +99,21 @@ export function prepareMatcher(rules: readonly RuleInput[], linkType: number): P
     plans.push(plan);
     if (cond) compiled.push({ slot: r.slot, cond });
   }
-  const source = generate(compiled, chooseShared(compiled.map((c) => c.cond)));
+  return { plans, rules: compiled };
+}
+
+/** The generated function of planned rules (made once per PlannedMatcher). */
+export function codeOf(planned: PlannedMatcher): PreparedMatcher {
+  if (!planned.code) planned.code = generateMatcher(planned);
+  return planned.code;
+}
+
+export function prepareMatcher(rules: readonly RuleInput[], linkType: number): PreparedMatcher {
+  return codeOf(planMatcher(rules, linkType));
+}
+
+function generateMatcher({ plans, rules }: PlannedMatcher): PreparedMatcher {
+  const source = generate(rules, chooseShared(rules.map((c) => c.cond)));
   try {
     const factory = new Function('B', 'N', source) as (b: Float64Array, n: Float64Array) => MatchAtFn;
     return { plans, source, factory };

@@ -5,7 +5,7 @@
 import { appendFileSync } from 'node:fs';
 import type { CapturedPacket } from '../gen/pcap-file';
 import type { OracleAnswer } from '../gen/oracle';
-import { compileMatcher } from './engine';
+import { bindMatcher, codeOf, interpretRules, planMatcher } from './engine';
 import type { RulePlan } from './engine';
 
 export type { RulePlan };
@@ -14,7 +14,11 @@ export interface EngineRun {
   plans: RulePlan[];
   /** Per expression: "0101..." when planned 'javascript', else null. */
   bits: (string | null)[];
-  /** Counter updates that were not exactly +1 packet / +wirelen bytes. */
+  /**
+   * Counter updates that were not exactly +1 packet / +wirelen bytes, and packets where the rules'
+   * trees walked without generated code (what a live capture counts with at first) counted
+   * otherwise than the generated code.
+   */
   counterErrors: string[];
 }
 
@@ -23,12 +27,19 @@ export interface RunOptions {
   padded?: boolean;
 }
 
-/** Compiles all expressions into one matcher (as the daemon does) and runs every packet through it. */
+/**
+ * Compiles all expressions into one matcher (as the daemon does) and runs every packet through it,
+ * and through the same rules interpreted (filter/interpret.ts).
+ */
 export function runEngine(exprs: readonly string[], linkType: number, packets: readonly CapturedPacket[], opts: RunOptions = {}): EngineRun {
   const n = exprs.length;
   const bytes = new Float64Array(n);
   const counts = new Float64Array(n);
-  const matcher = compileMatcher(exprs.map((expr, slot) => ({ slot, expr })), linkType, bytes, counts);
+  const planned = planMatcher(exprs.map((expr, slot) => ({ slot, expr })), linkType);
+  const matcher = bindMatcher(codeOf(planned), bytes, counts);
+  const walkedBytes = new Float64Array(n);
+  const walkedCounts = new Float64Array(n);
+  const walked = interpretRules(planned.rules, walkedBytes, walkedCounts);
   const plans = exprs.map((_, slot) => {
     const plan = matcher.plans.find((p) => p.slot === slot);
     if (!plan) throw new Error(`compileMatcher returned no plan for slot ${slot} (${exprs[slot]})`);
@@ -48,8 +59,10 @@ export function runEngine(exprs: readonly string[], linkType: number, packets: r
       const start = 7 + (index % 13);
       arena.set(p.data, start);
       matcher.matchAt(arena, start, p.caplen, p.wirelen);
+      walked(arena, start, p.caplen, p.wirelen);
     } else {
       matcher.match(p.data, p.caplen, p.wirelen);
+      walked(p.data, 0, p.caplen, p.wirelen);
     }
     for (const s of js) {
       const dc = counts[s] - prevCounts[s];
@@ -62,6 +75,11 @@ export function runEngine(exprs: readonly string[], linkType: number, packets: r
       }
       prevCounts[s] = counts[s];
       prevBytes[s] = bytes[s];
+      if (walkedCounts[s] !== counts[s] || walkedBytes[s] !== bytes[s]) {
+        counterErrors.push(`${exprs[s]}: packet ${index}: interpreted ${walkedCounts[s]} packets ${walkedBytes[s]} bytes, generated code ${counts[s]} packets ${bytes[s]} bytes`);
+        walkedCounts[s] = counts[s];
+        walkedBytes[s] = bytes[s];
+      }
     }
   });
   return { plans, bits: plans.map((p) => (p.engine === 'javascript' ? bits[p.slot].join('') : null)), counterErrors };
