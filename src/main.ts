@@ -26,7 +26,7 @@ import { formatQuery, querySockets, readSocket } from './outputs/query';
 import { formatCounterLines, SOCKET_WATCH_MS, type CounterLine } from './outputs/text-socket';
 import type { ServedSpec } from './service/served-instance';
 import { collectGarbagePeriodically, holdCollections, releaseCollections } from './service/collect-garbage';
-import { holdCodeBuilds, releaseCodeBuilds } from './engine/deferred-code';
+import { holdBuilds, releaseBuilds } from './engine/deferred-builds';
 import { Supervisor } from './service/supervisor';
 import { startUbusObject } from './outputs/ubus-object';
 import { writeLine } from './write-line';
@@ -146,8 +146,8 @@ function serviceSpecs(options: Options): () => ServedSpec[] {
 const START_COLLECTION_DELAY_MS = 3000;
 /** The ubus object registers this long after the sockets serve (see serve()). */
 const UBUS_START_DELAY_MS = 1000;
-/** The captures' generated matchers are built this long after the sockets serve (engine/deferred-code.ts). */
-const CODE_START_DELAY_MS = 1000;
+/** The captures' generated matchers and kernel filters are built this long after the sockets serve (engine/deferred-builds.ts). */
+const BUILDS_START_DELAY_MS = 1000;
 
 async function serve(options: Options, service: boolean): Promise<void> {
   logFd = 1;
@@ -205,7 +205,7 @@ async function serve(options: Options, service: boolean): Promise<void> {
     }, SOCKET_WATCH_MS).unref();
   }
   holdCollections();
-  holdCodeBuilds();
+  holdBuilds();
   try {
     await supervisor.start();
     traceStartup('all sections counting');
@@ -229,7 +229,7 @@ async function serve(options: Options, service: boolean): Promise<void> {
     ubus = { close: () => clearTimeout(ubusStart) };
   }
   collectGarbagePeriodically();
-  releaseCodeBuilds(CODE_START_DELAY_MS);
+  releaseBuilds(BUILDS_START_DELAY_MS);
   releaseCollections(START_COLLECTION_DELAY_MS);
   const names = supervisor.names();
   traceStartup('serving');

@@ -17,16 +17,24 @@ die() { echo "openwrt/node-pcap/apply-patches.sh: $*" >&2; exit 1; }
 [ -f "$pcap/pcap_session.cc" ] || die "no node_modules/pcap in $root"
 command -v patch >/dev/null 2>&1 || die "'patch' not found (Debian: apt-get install -y patch)"
 
+# Applied patches are listed with their checksums in $stamp: a later patch may
+# change lines of an earlier one, so "reversible" cannot tell what is in place.
+stamp="$pcap/.bpfcountd-patches"
 applied=0
 for p in "$patches"/*.patch; do
 	[ -f "$p" ] || continue
-	# Reversible means already applied (e.g. a second npm install).
-	if patch -d "$pcap" -p1 -R -s -f --dry-run <"$p" >/dev/null 2>&1; then
+	entry="$(basename "$p") $(cksum <"$p" | cut -d' ' -f1)"
+	if [ -f "$stamp" ] && grep -qxF "$entry" "$stamp"; then
 		continue
 	fi
-	patch -d "$pcap" -p1 -N -s --no-backup-if-mismatch <"$p" || die "$(basename "$p") does not apply to node_modules/pcap"
-	echo "node-pcap: applied $(basename "$p")"
-	applied=1
+	if patch -d "$pcap" -p1 -N -s -f --dry-run <"$p" >/dev/null 2>&1; then
+		patch -d "$pcap" -p1 -N -s --no-backup-if-mismatch <"$p" || die "$(basename "$p") does not apply to node_modules/pcap"
+		echo "node-pcap: applied $(basename "$p")"
+		applied=1
+	elif ! patch -d "$pcap" -p1 -R -s -f --dry-run <"$p" >/dev/null 2>&1; then
+		die "$(basename "$p") does not apply to node_modules/pcap (reinstall it: rm -rf node_modules/pcap && npm ci)"
+	fi
+	echo "$entry" >>"$stamp"
 done
 
 # Rebuilt when a patch went in, or when the build is missing or older than a source.

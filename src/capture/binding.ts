@@ -40,6 +40,12 @@ export interface NativeSession {
    * read fails, instead of `read_callback`. (Added by openwrt/node-pcap/patches.)
    */
   read_on_wake_up(data: Buffer, headers: Buffer, onBatch: (count: number) => void): void;
+  /**
+   * Narrows a running live capture's kernel filter: compiled by libpcap, swapped in by the kernel
+   * at once, nothing skipped or re-filtered. False (old filter kept) for cooked sockets or when
+   * the kernel refuses the program; throws libpcap's message. (Added by openwrt/node-pcap/patches.)
+   */
+  replace_filter?(filter: string): boolean;
   /** Makes libuv call `read_callback` whenever the capture fd is readable. */
   start_polling(): void;
   read_callback?: () => void;
@@ -53,7 +59,7 @@ export interface NativeSession {
 }
 
 interface NativeModule {
-  PcapSession: new () => NativeSession;
+  PcapSession: { new (): NativeSession; prototype: Partial<NativeSession> };
   lib_version(): string;
 }
 

@@ -147,6 +147,21 @@ export class CaptureHandle {
     setImmediate(() => this.session.read_callback?.());
   }
 
+  /** Whether this binding can narrow a running capture's kernel filter (replaceFilter). */
+  static canReplaceFilter(): boolean {
+    return typeof nativePcap().PcapSession.prototype.replace_filter === 'function';
+  }
+
+  /**
+   * Narrows the kernel filter of a running live capture; what the ring holds already is kept.
+   * False when it cannot be done here (cooked socket, the kernel refused it): the old filter stays.
+   * Throws libpcap's message when the expression does not compile.
+   */
+  replaceFilter(filter: string): boolean {
+    if (!this.open || typeof this.session.replace_filter !== 'function') return false;
+    return this.session.replace_filter(filter);
+  }
+
   /** Where packets go from now on; returns where they went. For handing a handle to a reloaded rule set. */
   retarget(sink: BatchSink): BatchSink {
     const previous = this.sink;

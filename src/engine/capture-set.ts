@@ -21,7 +21,7 @@ import { Counters } from './counters';
 import { planJavaScript, validUnoptimised, type EnginePlan } from './js-engine';
 import { joinPrefilter } from './prefilter-join';
 import { traceStartup } from '../startup-trace';
-import { buildCodeLater } from './deferred-code';
+import { buildLater, buildMemo } from './deferred-builds';
 import { writeLine } from '../write-line';
 
 export type Source =
@@ -65,9 +65,13 @@ const BUFFERED_MIN_BYTES = 1024 * 1024;
  * or frame (immediate mode): there immediate mode limits that to one packet.
  */
 function timeoutFor(filter: string, linkType: number, bufferSize: number): number {
-  const cooked = linkType === DLT.LINUX_SLL || linkType === DLT.LINUX_SLL2;
-  if (cooked && usesKernelMetadata(filter)) return 0;
+  if (isCooked(linkType) && usesKernelMetadata(filter)) return 0;
   return bufferSize < BUFFERED_MIN_BYTES ? 0 : LIVE_TIMEOUT_MS;
+}
+
+/** Sockets whose link header libpcap rewrites: their filters go through pcap_setfilter(). */
+function isCooked(linkType: number): boolean {
+  return linkType === DLT.LINUX_SLL || linkType === DLT.LINUX_SLL2;
 }
 
 /**
@@ -96,8 +100,12 @@ export class CaptureSet {
   private ruleHandles: CaptureHandle[] = [];
   private opened = false;
 
-  /** `counters` has one slot per rule, in rule order; the caller keeps it across reloads. */
-  constructor(readonly spec: CaptureSetSpec, readonly counters: Counters) {
+  /**
+   * `counters` has one slot per rule, in rule order; the caller keeps it across reloads.
+   * `serving`: a live capture that counts at once and gets its generated code and narrow kernel
+   * filter a little later (deferred-builds.ts); otherwise (--check) both are built by open().
+   */
+  constructor(readonly spec: CaptureSetSpec, readonly counters: Counters, private readonly serving = false) {
     if (counters.size !== spec.rules.length) throw new Error('one counter slot per rule');
   }
 
@@ -195,9 +203,9 @@ export class CaptureSet {
     });
     traceStartup(`${spec.name}: link type, prefilter and ${spec.rules.length} rules checked by libpcap`);
     const memo = checker.memo.bind(checker);
-    // Live: counting starts with the rules' trees, the generated code follows (deferred-code.ts).
+    // Live: counting starts with the rules' trees, the generated code follows (deferred-builds.ts).
     const js = planJavaScript(valid.map((slot) => spec.rules[slot].expr), valid, this.linkType, counters, memo,
-      spec.source.kind === 'live');
+      this.serving && spec.source.kind === 'live');
     traceStartup(`${spec.name}: JavaScript matcher ${js.generated ? 'planned (code deferred)' : 'compiled'}`);
     const planOf = new Map<number, EnginePlan>();
     valid.forEach((slot, i) => planOf.set(slot, js.plans[i]));
@@ -235,10 +243,16 @@ export class CaptureSet {
       this.kernelFilter = '';
       this.kernelFilterNote = 'read in JavaScript';
     } else if (js.matchAt) {
+      const terms = this.kernelTerms(optimiserRefused);
+      // A first start reads with the prefilter and narrows to the OR of the rules later
+      // (deferred-builds.ts); a reload builds it now, to take over the running capture.
+      const narrowLater = spec.source.kind === 'live' && !this.donor && js.generated !== undefined
+        && !isCooked(this.linkType) && CaptureHandle.canReplaceFilter();
       // Reading a file, libpcap would run the OR in user space: only cost, no saving.
       const shared = spec.source.kind === 'file'
         ? { filter: spec.prefilter, note: 'read by libpcap, kernel filter = the prefilter' }
-        : sharedKernelFilter(spec.prefilter, this.kernelTerms(optimiserRefused), this.linkType, memo);
+        : narrowLater ? { filter: spec.prefilter.trim(), note: 'the prefilter until the OR of the rules is built, a second after the start' }
+          : sharedKernelFilter(spec.prefilter, terms, this.linkType, memo);
       this.kernelFilter = shared.filter;
       this.kernelFilterNote = shared.note;
       this.snapLength = this.sharedSnapLength(js.plans);
@@ -247,7 +261,8 @@ export class CaptureSet {
       this.main = this.openMain(this.kernelFilter, this.countShared, this.snapLength);
       traceStartup(`${spec.name}: shared capture opened`);
       const { generated } = js;
-      if (generated) buildCodeLater(() => this.useGenerated(generated));
+      if (generated) buildLater(() => this.useGenerated(generated));
+      if (narrowLater) buildLater(() => this.narrowKernelFilter(terms));
     }
     for (const { rule, slot, filter } of ruleFilters) {
       try {
@@ -316,7 +331,7 @@ export class CaptureSet {
   private openHandle(filter: string, snapLength: number, sink: BatchSink): CaptureHandle {
     const { source } = this.spec;
     if (source.kind === 'file') return openFileUnoptimised(source.path, filter, sink);
-    const key = `${source.ifname}\0${filter}\0${snapLength}\0${source.bufferSize}`;
+    const key = this.keyOf(source, filter, snapLength);
     const handle = this.takeOver(key, sink) ?? CaptureHandle.openLive(source.ifname,
       { filter, snapLength, bufferSize: source.bufferSize, timeoutMs: timeoutFor(filter, this.linkType, source.bufferSize) }, sink);
     const same = this.keyed.get(key);
@@ -362,6 +377,48 @@ export class CaptureSet {
     // A defect, never the user's rules: the counts stay exact, only slower to make.
     else writeLine(2, `${this.spec.name}: internal code generation error: the rules are evaluated without generated code\n`);
     traceStartup(`${this.spec.name}: generated matcher ${matchAt ? 'in use' : 'failed'}`);
+  }
+
+  /**
+   * The OR of the rules becomes the shared capture's kernel filter, replacing the prefilter it
+   * was opened with; the kernel swaps it in between two packets. Where that fails the
+   * prefilter stays (a superset: the counts are the same, only more packets reach user space).
+   */
+  private narrowKernelFilter(terms: readonly KernelTerm[]): void {
+    const { main, spec } = this;
+    if (!main || spec.source.kind !== 'live') return;
+    const shared = sharedKernelFilter(spec.prefilter, terms, this.linkType, buildMemo);
+    let refusal = '';
+    if (shared.filter !== this.kernelFilter) {
+      try {
+        if (!main.replaceFilter(shared.filter)) refusal = 'the kernel refused it';
+      } catch (err) {
+        refusal = `libpcap: ${(err as Error).message}`;
+      }
+    }
+    if (refusal === '') {
+      this.rekey(main, this.keyOf(spec.source, this.kernelFilter, this.snapLength), this.keyOf(spec.source, shared.filter, this.snapLength));
+      this.kernelFilter = shared.filter;
+      this.kernelFilterNote = shared.note;
+    } else {
+      this.kernelFilterNote = `the prefilter: the OR of the rules could not be set (${refusal})`;
+    }
+    traceStartup(`${spec.name}: kernel filter ${refusal === '' ? `narrowed (${this.kernelFilter.length} chars)` : 'left as the prefilter'}`);
+  }
+
+  private rekey(handle: CaptureHandle, from: string, to: string): void {
+    const same = this.keyed.get(from) ?? [];
+    const at = same.indexOf(handle);
+    if (at >= 0) same.splice(at, 1);
+    if (same.length === 0) this.keyed.delete(from);
+    const now = this.keyed.get(to);
+    if (now) now.push(handle);
+    else this.keyed.set(to, [handle]);
+  }
+
+  /** What a live handle is opened with: a reload takes over a handle with the same key. */
+  private keyOf(source: Extract<Source, { kind: 'live' }>, filter: string, snapLength: number): string {
+    return `${source.ifname}\0${filter}\0${snapLength}\0${source.bufferSize}`;
   }
 
   /** Capture-file mode: reads the whole file through every handle. */

@@ -334,7 +334,7 @@ export class ServedInstance {
       capture = new CaptureSet({
         name: spec.name, prefilter: spec.prefilter, rules,
         source: { kind: 'live', ifname: spec.ifname, bufferSize: spec.bufferSize },
-      }, this.counters);
+      }, this.counters, true);
       capture.open(this.options.checker, donor);
     } catch (err) {
       return err;
