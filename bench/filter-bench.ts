@@ -1,13 +1,15 @@
 /**
  * ns per (packet x rule): the filter engine's match() against libpcap's
  * pcap_offline_filter (bench/peer/filter-peer.c), on the same packets held in
- * memory and the same rules. Only rules the engine plans in JavaScript are
- * measured (on both sides); per-rule counts of one pass must agree.
+ * memory and the same rules; also the rules' trees walked without generated
+ * code (src/filter/interpret.ts, what a live capture counts with in its first
+ * second). Only rules the engine plans in JavaScript are measured (on every
+ * side); per-rule counts of one pass must agree.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileMatcher } from '../test/filter/diff/engine';
+import { bindMatcher, codeOf, compileMatcher, interpretRules, planMatcher } from '../test/filter/diff/engine';
 import type { CapturedPacket } from '../test/filter/gen/pcap-file';
 import { readCaptureFile, writePcapFile } from '../test/filter/gen/pcap-file';
 import { parseFilterText } from '../src/config/filter-file';
@@ -28,6 +30,8 @@ export interface FilterBenchRow {
   total: number;
   packetCount: number;
   engineNs: number;
+  /** The rules' trees walked per packet (no generated code). */
+  walkedNs: number;
   libpcapNs: number;
   countsAgree: boolean;
   note: string;
@@ -57,11 +61,13 @@ export function headOfCapture(src: string, n: number, dst: string): PacketSet {
   return { name: `${n / 1000}k of ${src.split('/').pop()}`, path: dst };
 }
 
-function timeEngine(exprs: readonly string[], linkType: number, packets: readonly CapturedPacket[], minSeconds: number): { ns: number; counts: Float64Array; bytes: Float64Array } {
+function timeEngine(exprs: readonly string[], linkType: number, packets: readonly CapturedPacket[], minSeconds: number,
+  walked = false): { ns: number; counts: Float64Array; bytes: Float64Array } {
   const n = exprs.length;
   const bytes = new Float64Array(n);
   const counts = new Float64Array(n);
-  const matcher = compileMatcher(exprs.map((expr, slot) => ({ slot, expr })), linkType, bytes, counts);
+  const planned = planMatcher(exprs.map((expr, slot) => ({ slot, expr })), linkType);
+  const matchAt = walked ? interpretRules(planned.rules, bytes, counts) : bindMatcher(codeOf(planned), bytes, counts).matchAt;
   // The packets where they lie in the file's bytes, as the daemon's -r reads them.
   const file = packets.length > 0 ? packets[0].data.buffer : new ArrayBuffer(0);
   if (packets.some((p) => p.data.buffer !== file)) throw new Error('packets are not views of one file buffer');
@@ -70,7 +76,7 @@ function timeEngine(exprs: readonly string[], linkType: number, packets: readonl
   const caplens = Int32Array.from(packets.map((p) => p.caplen));
   const wirelens = Int32Array.from(packets.map((p) => p.wirelen));
   const np = packets.length;
-  const match = matcher.matchAt;
+  const match = matchAt;
   // First pass: warm-up (the JIT) and the counts to compare with libpcap.
   for (let i = 0; i < np; i++) match(bytesOfFile, offsets[i], caplens[i], wirelens[i]);
   const firstCounts = Float64Array.from(counts);
@@ -105,25 +111,30 @@ export function benchOne(rules: RuleSet, packets: PacketSet, minSeconds: number,
   const skipped = rules.exprs.length - js.length;
   // Alternate the two sides and keep each side's best run: the machine is shared, interference only adds time.
   let eng = timeEngine(js, cap.linkType, cap.packets, minSeconds);
+  let walk = timeEngine(js, cap.linkType, cap.packets, minSeconds, true);
   let lib = timeLibpcap(js, packets.path, minSeconds);
   for (let r = 1; r < repeats; r++) {
     const e = timeEngine(js, cap.linkType, cap.packets, minSeconds);
     if (e.ns < eng.ns) eng = e;
+    const w = timeEngine(js, cap.linkType, cap.packets, minSeconds, true);
+    if (w.ns < walk.ns) walk = w;
     const l = timeLibpcap(js, packets.path, minSeconds);
     if (l.ns < lib.ns) lib = l;
   }
-  const wrong = js.filter((_, i) => eng.counts[i] !== lib.counts[i] || eng.bytes[i] !== lib.bytes[i]);
+  const wrong = js.filter((_, i) => eng.counts[i] !== lib.counts[i] || eng.bytes[i] !== lib.bytes[i]
+    || walk.counts[i] !== lib.counts[i] || walk.bytes[i] !== lib.bytes[i]);
   return {
     rules: rules.name, packets: packets.name, measured: js.length, total: rules.exprs.length, packetCount: cap.packets.length,
-    engineNs: eng.ns, libpcapNs: lib.ns, countsAgree: wrong.length === 0,
+    engineNs: eng.ns, walkedNs: walk.ns, libpcapNs: lib.ns, countsAgree: wrong.length === 0,
     note: [skipped ? `${skipped} rules left to libpcap, not measured` : '', wrong.length ? `COUNTS DIFFER: ${wrong.slice(0, 3).join(' | ')}` : ''].filter(Boolean).join('; '),
   };
 }
 
 export function formatFilterTable(rows: readonly FilterBenchRow[]): string {
-  const head = ['rules', 'packets', 'rules measured', 'engine ns/(pkt*rule)', 'libpcap ns/(pkt*rule)', 'libpcap/engine', 'counts'];
+  const head = ['rules', 'packets', 'rules measured', 'engine ns/(pkt*rule)', 'libpcap ns/(pkt*rule)', 'libpcap/engine',
+    'trees walked ns', 'libpcap/walked', 'counts'];
   const body = rows.map((r) => [r.rules, `${r.packets} (${r.packetCount})`, `${r.measured}/${r.total}`, r.engineNs.toFixed(2), r.libpcapNs.toFixed(2),
-    `${(r.libpcapNs / r.engineNs).toFixed(2)}x`, r.countsAgree ? 'equal' : 'DIFFER']);
+    `${(r.libpcapNs / r.engineNs).toFixed(2)}x`, r.walkedNs.toFixed(2), `${(r.libpcapNs / r.walkedNs).toFixed(2)}x`, r.countsAgree ? 'equal' : 'DIFFER']);
   const notes = rows.filter((r) => r.note).map((r) => `  ${r.rules} / ${r.packets}: ${r.note}`);
   return [table(head, body), ...notes].join('\n');
 }

@@ -2,6 +2,7 @@
  * The command line: the C original's flags (-i -f -F -b -u -h) and ours.
  * Parsed getopt-style: `-i eth0` and `-ieth0`, `--mac x` and `--mac=x`.
  */
+import { allChars, isDigit, isHexDigit, isLetter } from './chars';
 import { DEFAULT_METRICS_INTERVAL_S, parseListenAddress, parseMetricsInterval, type ListenAddress } from './config/metrics-options';
 
 export interface Options {
@@ -115,7 +116,7 @@ export function parseArgs(argv: readonly string[]): Options {
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       if (eq > 0) { name = arg.slice(0, eq); value = arg.slice(eq + 1); }
-    } else if (/^-[a-zA-Z]./.test(arg)) {
+    } else if (arg.length > 2 && arg[0] === '-' && isLetter(arg.charCodeAt(1)) && !LINE_ENDS.includes(arg[2])) {
       name = arg.slice(0, 2);
       value = arg.slice(2);
     }
@@ -150,15 +151,19 @@ function checkCombination(o: Options): void {
   if (o.configPaths.length === 0 && o.filterFile === undefined) throw new UsageError('missing -f <filterfile>');
 }
 
+/** What `.` in a regular expression does not match: `-ix` with a line end after the letter is no option with a value. */
+const LINE_ENDS = '\n\r\u2028\u2029';
+
 function parseSize(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) <= 0 || Number(value) > 0x7fffffff) {
+  if (!allChars(value, isDigit) || Number(value) <= 0 || Number(value) > 0x7fffffff) {
     throw new UsageError(`-b: '${value}' is not a buffer size in bytes (1..2147483647)`);
   }
   return Number(value);
 }
 
 function parseMac(value: string): string {
-  if (!/^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$/.test(value)) {
+  const bytes = value.split(':');
+  if (bytes.length !== 6 || !bytes.every((b) => allChars(b, isHexDigit, 1, 2))) {
     throw new UsageError(`--mac: '${value}' is not a MAC address (aa:bb:cc:dd:ee:ff)`);
   }
   return value.toLowerCase();

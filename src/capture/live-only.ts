@@ -1,3 +1,5 @@
+import { hasWord } from '../chars';
+
 /**
  * libpcap refuses some primitives on capture files that it accepts on live
  * captures (`inbound`, `outbound`, `ifindex` need kernel metadata); its
@@ -7,11 +9,9 @@ export function isLiveOnlyRefusal(message: string): boolean {
   return message.includes('when reading savefiles');
 }
 
-const KERNEL_METADATA = /(^|[^\w.-])(inbound|outbound|ifindex)($|[^\w.-])/;
-
 /** Whether a filter reads packet metadata (direction, interface) that only the kernel has. */
 export function usesKernelMetadata(filter: string): boolean {
-  return KERNEL_METADATA.test(filter);
+  return hasWord(filter, 'inbound') || hasWord(filter, 'outbound') || hasWord(filter, 'ifindex');
 }
 
 /** libpcap refuses a filter its optimizer proves empty; for the daemon that is a rule counting 0. */

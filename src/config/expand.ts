@@ -14,7 +14,26 @@ export interface Rule {
   where: string;
 }
 
-const REFERENCE = /\$\{([^}]*)\}|\$MAC/g;
+/**
+ * `text` with each `${id}` (ref = id) and `$MAC` (ref undefined) replaced, left to right; a `${`
+ * without its `}` stays as written.
+ */
+function replaceReferences(text: string, value: (whole: string, ref: string | undefined) => string): string {
+  let out = '';
+  let copied = 0;
+  for (let at = text.indexOf('$'); at >= 0; at = text.indexOf('$', at)) {
+    const close = text.startsWith('${', at) ? text.indexOf('}', at + 2) : -1;
+    const end = close >= 0 ? close + 1 : text.startsWith('$MAC', at) ? at + 4 : -1;
+    if (end < 0) {
+      at++;
+      continue;
+    }
+    const whole = text.slice(at, end);
+    out += text.slice(copied, at) + value(whole, close >= 0 ? text.slice(at + 2, close) : undefined);
+    copied = at = end;
+  }
+  return out + text.slice(copied);
+}
 
 /**
  * @param mac the interface's MAC (`aa:bb:cc:dd:ee:ff`), or undefined when no
@@ -31,7 +50,7 @@ export function expandRules(lines: readonly RuleLine[], mac: string | undefined)
     const same = labelSets.get(key);
     if (same !== undefined) throw new ConfigError(line.where, `rule '${line.id}' has the same metric labels as rule '${same.id}' (${same.where})`);
     labelSets.set(key, line);
-    const expr = line.text.replace(REFERENCE, (whole: string, ref: string | undefined) => {
+    const expr = replaceReferences(line.text, (whole, ref) => {
       if (ref === undefined) {
         if (mac === undefined) throw new ConfigError(line.where, `rule '${line.id}' uses $MAC but no interface MAC is known (use -i or --mac)`);
         return `(${mac})`;

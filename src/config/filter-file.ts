@@ -29,7 +29,7 @@ export function parseFilterText(content: string, file: string): RuleLine[] {
   const lines = content.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const where = `${file}:${i + 1}`;
-    const line = lines[i].replace(/\r$/, '');
+    const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
     if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
     rules.push(parseRuleLine(line, where));
   }
@@ -44,7 +44,7 @@ export function parseRuleLine(line: string, where: string): RuleLine {
   const text = line.slice(semicolon + 1).trim();
   if (id === '') throw new ConfigError(where, 'empty rule id');
   if (text === '') throw new ConfigError(where, `rule '${id}' has an empty expression`);
-  if (/[\n\0]/.test(id)) throw new ConfigError(where, `rule id contains a control character`);
+  if (id.includes('\n') || id.includes('\0')) throw new ConfigError(where, `rule id contains a control character`);
   try {
     ruleLabels(id);
   } catch (err) {

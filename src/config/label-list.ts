@@ -14,14 +14,19 @@
 /** One label, value unescaped. */
 export type Label = readonly [name: string, value: string];
 
+import { isWordChar, isWordStart, runEnd } from '../chars';
+
 const LABEL_NAME = /[a-zA-Z_][a-zA-Z0-9_]*/y;
-const LIST_START = /^[a-zA-Z_][a-zA-Z0-9_]*="/;
+
 /** Labels every sample already has. */
 const DAEMON_LABELS = new Set(['instance', 'interface']);
 export const PLAIN_ID_LABEL = 'rule';
 
+/** Starts with `name="`. */
 export function isLabelList(id: string): boolean {
-  return LIST_START.test(id);
+  if (!isWordStart(id.charCodeAt(0))) return false;
+  const end = runEnd(id, 1, isWordChar);
+  return id.charCodeAt(end) === 61 && id.charCodeAt(end + 1) === 34;
 }
 
 export class LabelListError extends Error {}

@@ -14,6 +14,7 @@
  *   `stop`                                stopped by `stop <section>`
  * Names starting with `.` are temporary files of an atomic write: ignored.
  */
+import { allChars, hasSpace, isDigit, isWordChar } from '../chars';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, oneLine, PLACE_MAX } from './errors';
@@ -60,7 +61,7 @@ export const DEFAULT_RUNTIME_DIR = '/var/run/bpfcountd/runtime';
 const MAX_SOCKET_PATH_BYTES = 107;
 const KNOWN_OPTIONS = new Set(['ifname', 'prefilter', 'filterfile', 'buffersize', 'disabled', 'rule', 'socket', 'ubus_socket',
   'metrics_listen', 'metrics_textfile', 'metrics_interval']);
-const SECTION_NAME = /^[A-Za-z0-9_]+$/;
+const SECTION_NAME = { test: (s: string): boolean => allChars(s, isWordChar) };
 
 /** `$UCI_CONFIG_DIR/bpfcountd` if UCI_CONFIG_DIR is set (as uci does), else /etc/config/bpfcountd. */
 export function defaultConfigPaths(env: NodeJS.ProcessEnv = process.env): string[] {
@@ -193,7 +194,7 @@ export function instanceFromSection(section: UciSection, warn: (message: string)
   }
   const ifname = single(section, 'ifname');
   if (ifname === undefined) throw new ConfigError(section.where, `section '${section.name}' has no 'option ifname'`);
-  if (/[\s/]/.test(ifname.value) || ifname.value.length > 15) {
+  if (ifname.value.includes('/') || hasSpace(ifname.value) || ifname.value.length > 15) {
     throw new ConfigError(ifname.where, `invalid interface name '${ifname.value}'`);
   }
 
@@ -202,7 +203,7 @@ export function instanceFromSection(section: UciSection, warn: (message: string)
   let bufferSize = DEFAULT_BUFFER_SIZE;
   const buffer = single(section, 'buffersize');
   if (buffer !== undefined) {
-    if (!/^[0-9]+$/.test(buffer.value)) throw new ConfigError(buffer.where, `buffersize '${buffer.value}' is not a number of bytes`);
+    if (!allChars(buffer.value, isDigit)) throw new ConfigError(buffer.where, `buffersize '${buffer.value}' is not a number of bytes`);
     bufferSize = Number(buffer.value);
     if (bufferSize < 1 || bufferSize > 0x7fffffff) throw new ConfigError(buffer.where, `buffersize ${buffer.value} out of range (1..2147483647 bytes)`);
   }

@@ -28,6 +28,7 @@
  * - An unquoted `;` (libuci treats it as a command separator and, for
  *   `config t; option ...`, drops the options that follow): quote the value.
  */
+import { allChars, isWordChar } from '../chars';
 import { ConfigError } from './errors';
 import { readConfigText } from './read';
 
@@ -65,10 +66,10 @@ interface Word {
   literal: boolean;
 }
 
-const NAME = /^[A-Za-z0-9_]+$/;
-const PACKAGE_NAME = /^[A-Za-z0-9_-]+$/;
+const NAME = { test: (s: string): boolean => allChars(s, isWordChar) };
+const PACKAGE_NAME = { test: (s: string): boolean => allChars(s, (c) => isWordChar(c) || c === 45) };
 /** libuci: a type is printable ASCII without space (33..126). */
-const TYPE = /^[\x21-\x7e]+$/;
+const TYPE = { test: (s: string): boolean => allChars(s, (c) => c >= 0x21 && c <= 0x7e) };
 /** isspace() except the newline, which ends a statement. */
 const BLANK = new Set([' ', '\t', '\r', '\v', '\f']);
 

@@ -597,11 +597,12 @@ function prefixMask(bits: number): number {
   return bits <= 0 ? 0 : bits >= 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
 }
 
+/** A MAC address in one of the forms the tokenizer takes (isMac) as its six bytes. */
 function macBytes(text: string): number[] {
-  const hex = /^[0-9A-Fa-f]{12}$/.test(text) ? text
-    : text.includes(':') || text.includes('-') || /^([0-9A-Fa-f]{1,2}\.){5}/.test(text)
-      ? text.split(/[:.-]/).map((b) => b.padStart(2, '0')).join('')
-      : text.split('.').join('');
+  const sep = text.includes(':') ? ':' : text.includes('-') ? '-' : '.';
+  const groups = text.split(sep);
+  // Six groups are bytes (`a:b:..`, `a.b.c.d.e.f`); three are 16-bit words (`aabb.ccdd.eeff`).
+  const hex = groups.length === 6 ? groups.map((b) => b.padStart(2, '0')).join('') : groups.join('');
   const out: number[] = [];
   for (let i = 0; i < 12; i += 2) out.push(parseInt(hex.slice(i, i + 2), 16));
   return out;

@@ -3,6 +3,7 @@
  * Mirrors libpcap's scanner: longest match wins, keywords win ties with names,
  * and `tcp-syn` style constants are numbers.
  */
+import { allChars, isAlnum, isDigit, isHexDigit, isOctalDigit, runEnd } from '../chars';
 import { fail } from './errors';
 
 export type TokenKind = 'num' | 'hid' | 'hid6' | 'eid' | 'id' | 'kw' | 'op' | 'eof';
@@ -68,24 +69,56 @@ const TWO_CHAR_OPS = ['>=', '<=', '!=', '==', '<<', '>>', '&&', '||'];
 const TWO_CHAR_STARTS = '><!=&|';
 const ONE_CHAR_OPS = '+-*/%&|^!<>=()[]:';
 
-const ID_RE = /[A-Za-z0-9](?:[-_.A-Za-z0-9]*[.A-Za-z0-9])?/y;
-const NUM_RE = /0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*/y;
-const HID_RE = /[0-9]+(?:\.[0-9]+){1,3}/y;
-const HEXCOLON_RE = /[0-9A-Fa-f:.]+/y;
-const MAC_RES = [
-  /^[0-9A-Fa-f]{1,2}(?::[0-9A-Fa-f]{1,2}){5}$/, /^[0-9A-Fa-f]{1,2}(?:-[0-9A-Fa-f]{1,2}){5}$/,
-  /^[0-9A-Fa-f]{1,2}(?:\.[0-9A-Fa-f]{1,2}){5}$/, /^[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}$/,
-  /^[0-9A-Fa-f]{12}$/,
-];
+/** [-_.A-Za-z0-9]: inside a name. */
+const inName = (c: number): boolean => isAlnum(c) || c === 45 || c === 95 || c === 46;
 
-function matchAt(re: RegExp, s: string, at: number): string {
-  re.lastIndex = at;
-  const m = re.exec(s);
-  return m ? m[0] : '';
+/** The name at `at` (libpcap's ID: [A-Za-z0-9]([-_.A-Za-z0-9]*[.A-Za-z0-9])?), or ''. */
+function nameAt(s: string, at: number): string {
+  if (!isAlnum(s.charCodeAt(at))) return '';
+  let end = runEnd(s, at + 1, inName);
+  // It cannot end in '-' or '_'.
+  while (end > at + 1 && (s.charCodeAt(end - 1) === 45 || s.charCodeAt(end - 1) === 95)) end--;
+  return s.slice(at, end);
 }
 
+/** The run of [0-9A-Fa-f:.] at `at`: the longest text that may be a MAC or IPv6 address. */
+function addressRunAt(s: string, at: number): string {
+  return s.slice(at, runEnd(s, at, (c) => isHexDigit(c) || c === 58 || c === 46));
+}
+
+/** The number at `at` as libpcap's scanner reads it: 0x hex, 0 octal or decimal (first that fits), or ''. */
+function numberAt(s: string, at: number): string {
+  const c = s.charCodeAt(at);
+  if (c === 48) {
+    const x = s.charCodeAt(at + 1);
+    if ((x === 120 || x === 88) && isHexDigit(s.charCodeAt(at + 2))) return s.slice(at, runEnd(s, at + 2, isHexDigit));
+    return s.slice(at, runEnd(s, at + 1, isOctalDigit));
+  }
+  return isDigit(c) ? s.slice(at, runEnd(s, at, isDigit)) : '';
+}
+
+/** Two to four dot-separated digit groups at `at` (`10.1`, `192.168.0.1`), or ''. */
+function dottedAt(s: string, at: number): string {
+  let end = runEnd(s, at, isDigit);
+  if (end === at) return '';
+  let groups = 0;
+  while (groups < 3 && s.charCodeAt(end) === 46 && isDigit(s.charCodeAt(end + 1))) {
+    end = runEnd(s, end + 1, isDigit);
+    groups++;
+  }
+  return groups === 0 ? '' : s.slice(at, end);
+}
+
+/** `parts` separated by `sep`, each of min..max hex digits. */
+function hexGroups(text: string, sep: string, parts: number, min: number, max: number): boolean {
+  const groups = text.split(sep);
+  return groups.length === parts && groups.every((g) => allChars(g, isHexDigit, min, max));
+}
+
+/** aa:bb:cc:dd:ee:ff with ':', '-' or '.' (1-2 digits a byte), aabb.ccdd.eeff, or 12 hex digits. */
 export function isMac(text: string): boolean {
-  return MAC_RES.some((re) => re.test(text));
+  return hexGroups(text, ':', 6, 1, 2) || hexGroups(text, '-', 6, 1, 2) || hexGroups(text, '.', 6, 1, 2)
+    || hexGroups(text, '.', 3, 4, 4) || allChars(text, isHexDigit, 12, 12);
 }
 
 /** Parses IPv6 text (with optional embedded IPv4) into 8 16-bit groups, or null. */
@@ -105,7 +138,7 @@ export function parseIPv6(text: string): number[] | null {
     if (s === '') return [];
     const out: number[] = [];
     for (const g of s.split(':')) {
-      if (!/^[0-9A-Fa-f]{1,4}$/.test(g)) return null;
+      if (!allChars(g, isHexDigit, 1, 4)) return null;
       out.push(parseInt(g, 16));
     }
     return out;
@@ -132,7 +165,7 @@ function parseDottedQuad(s: string): number[] | null {
   if (parts.length !== 4) return null;
   const out: number[] = [];
   for (const p of parts) {
-    if (!/^[0-9]{1,3}$/.test(p) || Number(p) > 255) return null;
+    if (!allChars(p, isDigit, 1, 3) || Number(p) > 255) return null;
     out.push(Number(p));
   }
   return out;
@@ -141,7 +174,7 @@ function parseDottedQuad(s: string): number[] | null {
 /** Value of a libpcap number token: hex, octal (leading 0) or decimal; uint32 wraps like strtoul would not, so refuse. */
 function numberValue(text: string, pos: number): number {
   let v: number;
-  if (/^0[xX]/.test(text)) v = parseInt(text.slice(2), 16);
+  if (text[0] === '0' && (text[1] === 'x' || text[1] === 'X')) v = parseInt(text.slice(2), 16);
   else if (text.length > 1 && text[0] === '0') v = parseInt(text, 8);
   else v = parseInt(text, 10);
   if (!(v <= 0xffffffff)) fail(`number ${text} does not fit in 32 bits`, pos);
@@ -164,15 +197,15 @@ export function tokenize(src: string): Token[] {
     }
     if (c === '\\') {
       // A backslash makes the following word a plain name (`ip proto \tcp`).
-      const word = matchAt(ID_RE, src, i + 1);
+      const word = nameAt(src, i + 1);
       if (!word) fail('syntax error', i);
       out.push({ kind: 'id', text: word, value: 0, pos: i });
       i += 1 + word.length;
       continue;
     }
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c === ':') {
-      const word = matchAt(ID_RE, src, i);
-      const hexc = matchAt(HEXCOLON_RE, src, i);
+      const word = nameAt(src, i);
+      const hexc = addressRunAt(src, i);
       if (hexc.includes(':') && hexc.length > word.length) {
         // Longest address-looking run: MAC or IPv6. Otherwise retry shorter runs (`12:2` in accessors).
         if (isMac(hexc)) { out.push({ kind: 'eid', text: hexc, value: 0, pos: i }); i += hexc.length; continue; }
@@ -182,15 +215,13 @@ export function tokenize(src: string): Token[] {
       // Twelve hex digits are a MAC address even when they are all decimal digits (libpcap's lexer).
       // So are three dot-separated groups of exactly four hex digits (`0001.0203.0405`): the
       // scanner's MAC rule comes before its dotted-number rule and wins the tie in length.
-      if ((word.length === 12 && /^[0-9A-Fa-f]{12}$/.test(word))
-        || (word.length === 14 && /^[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}$/.test(word))) {
+      if (allChars(word, isHexDigit, 12, 12) || (word.length === 14 && hexGroups(word, '.', 3, 4, 4))) {
         out.push({ kind: 'eid', text: word, value: 0, pos: i }); i += word.length; continue;
       }
-      // Numbers and dotted numbers start with a digit: a word starting with a letter is neither
-      // (each regular expression run is cold, interpreted code on a router CPU at start).
+      // Numbers and dotted numbers start with a digit: a word starting with a letter is neither.
       const digit = c >= '0' && c <= '9';
-      const num = digit ? matchAt(NUM_RE, src, i) : '';
-      const hid = digit ? matchAt(HID_RE, src, i) : '';
+      const num = digit ? numberAt(src, i) : '';
+      const hid = digit ? dottedAt(src, i) : '';
       if (hid.length >= word.length && hid.length > num.length) {
         out.push({ kind: 'hid', text: hid, value: 0, pos: i });
         i += hid.length;
