@@ -73,12 +73,7 @@ function openCaptureSet(options: Options): CaptureSet {
 /** A capture set opened once, with a checker of its own. */
 function openChecked(spec: CaptureSetSpec): CaptureSet {
   const set = new CaptureSet(spec, new Counters(spec.rules.length));
-  const checker = new ExpressionChecker();
-  try {
-    set.open(checker);
-  } finally {
-    checker.dispose();
-  }
+  set.open(new ExpressionChecker());
   return set;
 }
 

@@ -61,6 +61,11 @@ export interface NativeSession {
 interface NativeModule {
   PcapSession: { new (): NativeSession; prototype: Partial<NativeSession> };
   lib_version(): string;
+  /**
+   * libpcap's message when pcap_compile() (optimiser on) refuses the expression for that link
+   * type on a dead handle, else undefined. (Added by openwrt/node-pcap/patches.)
+   */
+  check_filter(dlt: number, snapLength: number, filter: string): string | undefined;
 }
 
 let loaded: NativeModule | undefined;

@@ -269,8 +269,9 @@ export class CaptureSet {
         this.ruleHandles.push(this.openHandle(filter, ruleHandleSnapLength(filter), countInto(counters, slot)));
       } catch (err) {
         const message = (err as Error).message;
-        // Refused on a capture file but maybe fine live (inbound, ifindex...): libpcap's live verdict.
-        if (refused.has(slot)) throw new ConfigError(rule.where, `rule '${rule.id}': ${message}`);
+        // Refused by the check but maybe fine live: libpcap's live verdict. A capture file opened
+        // already (learnLinkType), so there the rule is at fault (`inbound` on a file...).
+        if (refused.has(slot) || spec.source.kind === 'file') throw new ConfigError(rule.where, `rule '${rule.id}': ${message}`);
         throw this.sourceError(message);
       }
     }

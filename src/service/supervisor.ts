@@ -53,7 +53,6 @@ export class Supervisor implements DaemonControl {
     if (this.timer) clearInterval(this.timer);
     for (const instance of this.instances.values()) instance.stop();
     this.instances.clear();
-    this.checker.dispose();
   }
 
   /** Queued: reloads never overlap. */

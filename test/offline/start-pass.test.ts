@@ -47,7 +47,6 @@ describe('one pass over several sections', () => {
     });
     assert.equal(checker.memo('k', compute), 4);
     await checker.inPass(async () => assert.equal(checker.memo('k', compute), 5));
-    checker.dispose();
   });
 
   it('libpcap verdicts within a pass are those outside one', async () => {
@@ -56,7 +55,6 @@ describe('one pass over several sections', () => {
     const outside = exprs.map((e) => checker.check(e, 1));
     const inside = await checker.inPass(async () => exprs.flatMap((e) => [checker.check(e, 1), checker.check(e, 1)]));
     assert.deepEqual(inside, outside.flatMap((m) => [m, m]));
-    checker.dispose();
   });
 
   for (const [filters, prefilter] of [
@@ -68,13 +66,11 @@ describe('one pass over several sections', () => {
       const path = join(ROOT, filters);
       const alone = new ExpressionChecker();
       const expected = summary(openSet(alone, path, prefilter));
-      alone.dispose();
       const shared = new ExpressionChecker();
       const sets = await shared.inPass(async () => [0, 1, 2].map(() => openSet(shared, path, prefilter)));
       // Each set counts into its own counters, though they share the compiled matcher.
       for (const set of sets) assert.deepEqual(summary(set), expected);
       for (const set of sets) set.close();
-      shared.dispose();
     });
   }
 });

@@ -25,70 +25,62 @@ function environment(checker: ExpressionChecker, seen: { linkType?: number } = {
 
 test('check: every line gets the verdict a reload would give it', () => {
   const checker = new ExpressionChecker();
-  try {
-    const reply = checkRules({
-      ifname: 'eth0',
-      rules: [
-        'arp;arp',
-        'bad;ip[',
-        'no semicolon',
-        ';arp',
-        'empty;  ',
-        'arp;ip6',
-        'both;${arp} or ip6',
-        'ghost;${nope}',
-        'mine;ether src $MAC',
-        'in;inbound',
-        'none;ip and not ip',
-        'twice;ip and and tcp',
-        'port;tcp port 99999',
-      ],
-    }, environment(checker));
-    const rules = reply.rules ?? [];
-    assert.equal(rules.length, 13, 'one verdict per line');
-    assert.deepEqual(rules[0], { id: 'arp', ok: true, engine: 'javascript' });
-    assert.equal(rules[1].id, 'bad');
-    assert.equal(rules[1].ok, false);
-    assert.match(rules[1].error ?? '', /syntax error/);
-    assert.equal(rules[1].detail, 'syntax error at the end of the expression', 'the parser says where it stopped');
-    assert.deepEqual(rules[2], { id: '', ok: false, error: "missing ';' between rule id and expression" });
-    assert.deepEqual(rules[3], { id: '', ok: false, error: 'empty rule id' });
-    assert.deepEqual(rules[4], { id: 'empty', ok: false, error: "rule 'empty' has an empty expression" });
-    assert.deepEqual(rules[5], { id: 'arp', ok: false, error: "duplicate rule id 'arp'" });
-    assert.equal(rules[6].ok, true, '${arp} names an accepted earlier rule');
-    assert.deepEqual(rules[7], { id: 'ghost', ok: false, error: "rule 'ghost' refers to unknown rule '${nope}' (only earlier rules can be used)" });
-    assert.equal(rules[8].ok, true, '$MAC is expanded with the interface MAC');
-    assert.equal(rules[9].ok, true, 'inbound: only a live capture can judge it');
-    assert.equal(rules[10].ok, true, 'a rule that matches nothing counts 0, it is no error');
-    assert.equal(rules[11].ok, false);
-    assert.equal(rules[11].detail, 'syntax error at character 8: and tcp');
-    assert.deepEqual(rules[12], { id: 'port', ok: false, error: 'illegal port number 99999 > 65535' }, 'no detail that repeats the error');
-    assert.equal(reply.prefilter, undefined, 'no prefilter asked, none judged');
-  } finally {
-    checker.dispose();
-  }
+  const reply = checkRules({
+    ifname: 'eth0',
+    rules: [
+      'arp;arp',
+      'bad;ip[',
+      'no semicolon',
+      ';arp',
+      'empty;  ',
+      'arp;ip6',
+      'both;${arp} or ip6',
+      'ghost;${nope}',
+      'mine;ether src $MAC',
+      'in;inbound',
+      'none;ip and not ip',
+      'twice;ip and and tcp',
+      'port;tcp port 99999',
+    ],
+  }, environment(checker));
+  const rules = reply.rules ?? [];
+  assert.equal(rules.length, 13, 'one verdict per line');
+  assert.deepEqual(rules[0], { id: 'arp', ok: true, engine: 'javascript' });
+  assert.equal(rules[1].id, 'bad');
+  assert.equal(rules[1].ok, false);
+  assert.match(rules[1].error ?? '', /syntax error/);
+  assert.equal(rules[1].detail, 'syntax error at the end of the expression', 'the parser says where it stopped');
+  assert.deepEqual(rules[2], { id: '', ok: false, error: "missing ';' between rule id and expression" });
+  assert.deepEqual(rules[3], { id: '', ok: false, error: 'empty rule id' });
+  assert.deepEqual(rules[4], { id: 'empty', ok: false, error: "rule 'empty' has an empty expression" });
+  assert.deepEqual(rules[5], { id: 'arp', ok: false, error: "duplicate rule id 'arp'" });
+  assert.equal(rules[6].ok, true, '${arp} names an accepted earlier rule');
+  assert.deepEqual(rules[7], { id: 'ghost', ok: false, error: "rule 'ghost' refers to unknown rule '${nope}' (only earlier rules can be used)" });
+  assert.equal(rules[8].ok, true, '$MAC is expanded with the interface MAC');
+  assert.equal(rules[9].ok, true, 'inbound: only a live capture can judge it');
+  assert.equal(rules[10].ok, true, 'a rule that matches nothing counts 0, it is no error');
+  assert.equal(rules[11].ok, false);
+  assert.equal(rules[11].detail, 'syntax error at character 8: and tcp');
+  assert.deepEqual(rules[12], { id: 'port', ok: false, error: 'illegal port number 99999 > 65535' }, 'no detail that repeats the error');
+  assert.equal(reply.prefilter, undefined, 'no prefilter asked, none judged');
 });
 
 test('check: the link type comes from the interface (Ethernet when it is missing); the prefilter is judged too', () => {
   const checker = new ExpressionChecker();
-  try {
-    const seen: { linkType?: number } = {};
-    // On a tun device (bare IP) there is no Ethernet header: libpcap refuses `ether` tests.
-    let reply = checkRules({ ifname: 'tun0', rules: ['e;ether host 02:00:00:00:00:01'] }, environment(checker, seen));
-    assert.equal(seen.linkType, 12);
-    assert.equal(reply.rules?.[0].ok, false);
-    assert.match(reply.rules?.[0].error ?? '', /ether/i);
-    reply = checkRules({ ifname: 'wlan9', rules: ['e;ether host 02:00:00:00:00:01'], prefilter: 'inbound' }, environment(checker, seen));
-    assert.equal(seen.linkType, 1, 'a missing interface is judged as Ethernet');
-    assert.equal(reply.rules?.[0].ok, true);
-    assert.deepEqual(reply.prefilter, { ok: true }, 'inbound is live-only, not refused');
-    reply = checkRules({ rules: [], prefilter: 'tcp port 70000' }, environment(checker));
-    assert.equal(reply.prefilter?.ok, false);
-    assert.match(reply.prefilter?.error ?? '', /port/);
-    assert.deepEqual(reply.rules, []);
-  } finally {
-    checker.dispose();
-  }
+  const seen: { linkType?: number } = {};
+  // On a tun device (bare IP) there is no Ethernet header: libpcap refuses `ether` tests.
+  let reply = checkRules({ ifname: 'tun0', rules: ['e;ether host 02:00:00:00:00:01'] }, environment(checker, seen));
+  assert.equal(seen.linkType, 12);
+  assert.equal(reply.rules?.[0].ok, false);
+  assert.match(reply.rules?.[0].error ?? '', /ether/i);
+  reply = checkRules({ ifname: 'wlan9', rules: ['e;ether host 02:00:00:00:00:01'], prefilter: 'inbound' }, environment(checker, seen));
+  assert.equal(seen.linkType, 1, 'a missing interface is judged as Ethernet');
+  assert.equal(reply.rules?.[0].ok, true);
+  assert.deepEqual(reply.prefilter, { ok: true }, 'inbound is live-only, not refused');
+  reply = checkRules({ rules: [], prefilter: 'tcp port 70000' }, environment(checker));
+  assert.equal(reply.prefilter?.ok, false);
+  assert.match(reply.prefilter?.error ?? '', /port/);
+  assert.deepEqual(reply.rules, []);
 });
 
 test('check without rules: the saved configuration as a reload reads it, quietly', () => {
@@ -149,7 +141,6 @@ test('stats: a section whose capture cannot start says why (as the log does); a 
   } finally {
     lo.stop();
     gone.stop();
-    checker.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
 });
