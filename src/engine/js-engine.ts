@@ -21,9 +21,7 @@ export type EnginePlan = JsPlan | LibpcapPlan;
 
 export interface JsEvaluation {
   plans: EnginePlan[];
-  /** Counts one packet for every rule planned 'javascript'; undefined when there is none. */
-  match?: (packet: Uint8Array, caplen: number, wirelen: number) => void;
-  /** The same for a packet at an offset of a larger buffer. */
+  /** Counts the packet at an offset of a buffer for every rule planned 'javascript'; undefined when there is none. */
   matchAt?: MatchAtFn;
   /** The generated code ('' while deferred). */
   source: string;
@@ -57,12 +55,12 @@ export function planJavaScript(exprs: readonly string[], slots: readonly number[
       const code = codeOf(planned);
       return code.factory ? bindMatcher(code, counters.bytes, counters.packets).matchAt : undefined;
     };
-    return { plans, matchAt, match: matchAt && ((pkt, caplen, wirelen) => matchAt(pkt, 0, caplen, wirelen)), source: '', generated };
+    return { plans, matchAt, source: '', generated };
   }
   const compiled = bindMatcher(codeOf(planned), counters.bytes, counters.packets);
   const plans = compiled.plans.map(enginePlan);
   const any = plans.some((plan) => plan.engine === 'javascript');
-  return { plans, match: any ? compiled.match : undefined, matchAt: any ? compiled.matchAt : undefined, source: compiled.source };
+  return { plans, matchAt: any ? compiled.matchAt : undefined, source: compiled.source };
 }
 
 function enginePlan(plan: RulePlan): EnginePlan {

@@ -108,10 +108,6 @@ export function codeOf(planned: PlannedMatcher): PreparedMatcher {
   return planned.code;
 }
 
-export function prepareMatcher(rules: readonly RuleInput[], linkType: number): PreparedMatcher {
-  return codeOf(planMatcher(rules, linkType));
-}
-
 function generateMatcher({ plans, rules }: PlannedMatcher): PreparedMatcher {
   const source = generate(rules, chooseShared(rules.map((c) => c.cond)));
   try {
@@ -137,5 +133,5 @@ export function bindMatcher(prepared: PreparedMatcher, bytes: Float64Array, pack
 
 export function compileMatcher(rules: readonly RuleInput[], linkType: number,
                                bytes: Float64Array, packets: Float64Array): CompiledMatcher {
-  return bindMatcher(prepareMatcher(rules, linkType), bytes, packets);
+  return bindMatcher(codeOf(planMatcher(rules, linkType)), bytes, packets);
 }
