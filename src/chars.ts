@@ -13,6 +13,8 @@ export const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97
 export const isAlnum = (c: number): boolean => isLetter(c) || isDigit(c);
 /** [A-Za-z0-9_] */
 export const isWordChar = (c: number): boolean => isAlnum(c) || c === 95;
+/** [-_.A-Za-z0-9]: inside a filter name or number, so not a word boundary. */
+export const isNameChar = (c: number): boolean => isWordChar(c) || c === 46 || c === 45;
 /** [A-Za-z_] */
 export const isWordStart = (c: number): boolean => isLetter(c) || c === 95;
 
@@ -44,9 +46,14 @@ export function runEnd(s: string, from: number, inClass: (c: number) => boolean)
  * characters outside [A-Za-z0-9_.-] (a filter keyword, not part of a name or number).
  */
 export function hasWord(s: string, word: string): boolean {
-  const inName = (c: number): boolean => isWordChar(c) || c === 46 || c === 45;
   for (let at = s.indexOf(word); at >= 0; at = s.indexOf(word, at + 1)) {
-    if (!inName(s.charCodeAt(at - 1)) && !inName(s.charCodeAt(at + word.length))) return true;
+    if (!isNameChar(s.charCodeAt(at - 1)) && !isNameChar(s.charCodeAt(at + word.length))) return true;
   }
   return false;
+}
+
+/** `parts` groups separated by `sep`, each of min..max hex digits (`aa:bb:cc:dd:ee:ff` is 6, ':', 1, 2). */
+export function hexGroups(text: string, sep: string, parts: number, min: number, max: number): boolean {
+  const groups = text.split(sep);
+  return groups.length === parts && groups.every((g) => allChars(g, isHexDigit, min, max));
 }

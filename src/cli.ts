@@ -2,7 +2,7 @@
  * The command line: the C original's flags (-i -f -F -b -u -h) and ours.
  * Parsed getopt-style: `-i eth0` and `-ieth0`, `--mac x` and `--mac=x`.
  */
-import { allChars, isDigit, isHexDigit, isLetter } from './chars';
+import { allChars, hexGroups, isDigit, isLetter } from './chars';
 import { DEFAULT_METRICS_INTERVAL_S, parseListenAddress, parseMetricsInterval, type ListenAddress } from './config/metrics-options';
 
 export interface Options {
@@ -162,8 +162,7 @@ function parseSize(value: string): number {
 }
 
 function parseMac(value: string): string {
-  const bytes = value.split(':');
-  if (bytes.length !== 6 || !bytes.every((b) => allChars(b, isHexDigit, 1, 2))) {
+  if (!hexGroups(value, ':', 6, 1, 2)) {
     throw new UsageError(`--mac: '${value}' is not a MAC address (aa:bb:cc:dd:ee:ff)`);
   }
   return value.toLowerCase();

@@ -10,14 +10,12 @@
  * starting with `__`), values quoted with the escapes \\ \" \n only, each
  * name once. `instance` and `interface` are the daemon's own labels.
  */
+import { isWordChar, isWordStart, runEnd } from '../chars';
 
 /** One label, value unescaped. */
 export type Label = readonly [name: string, value: string];
 
-import { isWordChar, isWordStart, runEnd } from '../chars';
-
 const LABEL_NAME = /[a-zA-Z_][a-zA-Z0-9_]*/y;
-
 /** Labels every sample already has. */
 const DAEMON_LABELS = new Set(['instance', 'interface']);
 export const PLAIN_ID_LABEL = 'rule';

@@ -61,7 +61,6 @@ export const DEFAULT_RUNTIME_DIR = '/var/run/bpfcountd/runtime';
 const MAX_SOCKET_PATH_BYTES = 107;
 const KNOWN_OPTIONS = new Set(['ifname', 'prefilter', 'filterfile', 'buffersize', 'disabled', 'rule', 'socket', 'ubus_socket',
   'metrics_listen', 'metrics_textfile', 'metrics_interval']);
-const SECTION_NAME = { test: (s: string): boolean => allChars(s, isWordChar) };
 
 /** `$UCI_CONFIG_DIR/bpfcountd` if UCI_CONFIG_DIR is set (as uci does), else /etc/config/bpfcountd. */
 export function defaultConfigPaths(env: NodeJS.ProcessEnv = process.env): string[] {
@@ -90,7 +89,7 @@ export function readRuntimeMarkers(dir: string, warn: (message: string) => void)
   for (const name of names.sort()) {
     if (name.startsWith('.')) continue;
     const where = join(dir, name);
-    if (!SECTION_NAME.test(name)) {
+    if (!allChars(name, isWordChar)) {
       warn(`${where}: ignored: not a section name`);
       continue;
     }

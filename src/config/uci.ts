@@ -66,10 +66,10 @@ interface Word {
   literal: boolean;
 }
 
-const NAME = { test: (s: string): boolean => allChars(s, isWordChar) };
-const PACKAGE_NAME = { test: (s: string): boolean => allChars(s, (c) => isWordChar(c) || c === 45) };
+/** Package names: [A-Za-z0-9_-]. */
+const isPackageNameChar = (c: number): boolean => isWordChar(c) || c === 45;
 /** libuci: a type is printable ASCII without space (33..126). */
-const TYPE = { test: (s: string): boolean => allChars(s, (c) => c >= 0x21 && c <= 0x7e) };
+const isTypeChar = (c: number): boolean => c >= 0x21 && c <= 0x7e;
 /** isspace() except the newline, which ends a statement. */
 const BLANK = new Set([' ', '\t', '\r', '\v', '\f']);
 
@@ -92,7 +92,7 @@ export function parseUci(text: string, file: string): UciPackage {
       case 'package':
       case 'p': {
         const name = required(args, 0, file, where, 'package name');
-        if (!PACKAGE_NAME.test(name.text)) throw bad(file, name, 'invalid character in package name');
+        if (!allChars(name.text, isPackageNameChar)) throw bad(file, name, 'invalid character in package name');
         noMore(args, 1, file);
         // libuci ignores `package` when loading one file by name: so do we.
         break;
@@ -100,9 +100,9 @@ export function parseUci(text: string, file: string): UciPackage {
       case 'config':
       case 'c': {
         const type = required(args, 0, file, where, 'section type');
-        if (!TYPE.test(type.text)) throw bad(file, type, `invalid character in section type '${type.text}'`);
+        if (!allChars(type.text, isTypeChar)) throw bad(file, type, `invalid character in section type '${type.text}'`);
         const name = args[1];
-        if (name !== undefined && name.text !== '' && !NAME.test(name.text)) {
+        if (name !== undefined && name.text !== '' && !allChars(name.text, isWordChar)) {
           throw bad(file, name, `invalid character in section name '${name.text}' (only A-Z a-z 0-9 _)`);
         }
         noMore(args, 2, file);
@@ -139,7 +139,7 @@ export function parseUci(text: string, file: string): UciPackage {
         const isList = verb === 'list' || verb === 'l';
         if (current === undefined) throw new ConfigError(where, `'${command.text}' before the first 'config' section`);
         const name = required(args, 0, file, where, 'option name');
-        if (!NAME.test(name.text)) throw bad(file, name, `invalid character in option name '${name.text}' (only A-Z a-z 0-9 _)`);
+        if (!allChars(name.text, isWordChar)) throw bad(file, name, `invalid character in option name '${name.text}' (only A-Z a-z 0-9 _)`);
         const value = required(args, 1, file, where, `value for '${name.text}'`, true);
         noMore(args, 2, file);
         const valueWhere = `${file}:${value.line}`;

@@ -3,7 +3,7 @@
  * Mirrors libpcap's scanner: longest match wins, keywords win ties with names,
  * and `tcp-syn` style constants are numbers.
  */
-import { allChars, isAlnum, isDigit, isHexDigit, isOctalDigit, runEnd } from '../chars';
+import { allChars, hexGroups, isAlnum, isDigit, isHexDigit, isNameChar, isOctalDigit, runEnd } from '../chars';
 import { fail } from './errors';
 
 export type TokenKind = 'num' | 'hid' | 'hid6' | 'eid' | 'id' | 'kw' | 'op' | 'eof';
@@ -69,13 +69,10 @@ const TWO_CHAR_OPS = ['>=', '<=', '!=', '==', '<<', '>>', '&&', '||'];
 const TWO_CHAR_STARTS = '><!=&|';
 const ONE_CHAR_OPS = '+-*/%&|^!<>=()[]:';
 
-/** [-_.A-Za-z0-9]: inside a name. */
-const inName = (c: number): boolean => isAlnum(c) || c === 45 || c === 95 || c === 46;
-
 /** The name at `at` (libpcap's ID: [A-Za-z0-9]([-_.A-Za-z0-9]*[.A-Za-z0-9])?), or ''. */
 function nameAt(s: string, at: number): string {
   if (!isAlnum(s.charCodeAt(at))) return '';
-  let end = runEnd(s, at + 1, inName);
+  let end = runEnd(s, at + 1, isNameChar);
   // It cannot end in '-' or '_'.
   while (end > at + 1 && (s.charCodeAt(end - 1) === 45 || s.charCodeAt(end - 1) === 95)) end--;
   return s.slice(at, end);
@@ -107,12 +104,6 @@ function dottedAt(s: string, at: number): string {
     groups++;
   }
   return groups === 0 ? '' : s.slice(at, end);
-}
-
-/** `parts` separated by `sep`, each of min..max hex digits. */
-function hexGroups(text: string, sep: string, parts: number, min: number, max: number): boolean {
-  const groups = text.split(sep);
-  return groups.length === parts && groups.every((g) => allChars(g, isHexDigit, min, max));
 }
 
 /** aa:bb:cc:dd:ee:ff with ':', '-' or '.' (1-2 digits a byte), aabb.ccdd.eeff, or 12 hex digits. */
