@@ -6,8 +6,8 @@
  *   --check  validate and print how each rule is evaluated
  */
 import { traceStartup } from './startup-trace';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { files, removeIfPresent } from './files';
 import { parseArgs, USAGE, UsageError, type Options } from './cli';
 import { ConfigError } from './config/errors';
 import { expandRules } from './config/expand';
@@ -188,7 +188,7 @@ async function serve(options: Options, service: boolean): Promise<void> {
     // daemon cannot re-create a removed /var/run/bpfcountd; the init script does).
     let failing = false;
     setInterval(() => {
-      if (existsSync(pidFile)) return;
+      if (files().exists(pidFile)) return;
       try {
         writePidFile(pidFile);
         log(`${pidFile} removed by someone else: written again`);
@@ -232,12 +232,12 @@ async function serve(options: Options, service: boolean): Promise<void> {
 }
 
 function writePidFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, `${process.pid}\n`);
+  files().makeDir(dirname(path), true);
+  files().writeFile(path, `${process.pid}\n`);
 }
 
 function removePidFile(path: string | undefined): void {
-  if (path !== undefined) rmSync(path, { force: true });
+  if (path !== undefined) removeIfPresent(path);
 }
 
 async function main(argv: readonly string[]): Promise<void> {

@@ -4,7 +4,7 @@
  * from /proc/self/status, V8's heap, how many expressions libpcap checked and how many libpcap
  * handles were opened so far (each one pcap_compile()). Off by default: one environment lookup.
  */
-import { readFileSync } from 'node:fs';
+import { readText } from './files';
 import { writeLine } from './write-line';
 
 const enabled = process.env.BPFCOUNTD_TRACE_STARTUP === '1';
@@ -14,7 +14,7 @@ export function traceStartup(phase: string): void {
   if (!enabled) return;
   let anon = '?';
   try {
-    anon = /RssAnon:\s*(\d+)/.exec(readFileSync('/proc/self/status', 'latin1'))?.[1] ?? '?';
+    anon = /RssAnon:\s*(\d+)/.exec(readText('/proc/self/status', 'latin1'))?.[1] ?? '?';
   } catch {
     // not Linux
   }

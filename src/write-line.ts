@@ -4,7 +4,7 @@
  * console): the first use would load node:net and its stream modules, which the start
  * avoids (net-on-demand.ts). Node writes to both synchronously on Linux anyway.
  */
-import { writeSync } from 'node:fs';
+import { files } from './files';
 
 /** A descriptor someone else left non-blocking and full: waits this long per try, then drops the rest. */
 const FULL_WAIT_MS = 10;
@@ -18,7 +18,7 @@ export function writeLine(fd: 1 | 2, text: string): void {
   let tries = 0;
   while (written < bytes.length) {
     try {
-      written += writeSync(fd, bytes, written);
+      written += files().write(fd, bytes, written);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || ++tries > FULL_TRIES) return;
       Atomics.wait(pause, 0, 0, FULL_WAIT_MS);

@@ -4,7 +4,7 @@
  * throw-away capture to learn it: the `pcap` binding can free a live handle
  * only once a packet reaches it).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { files, readText } from '../files';
 import { DLT } from './binding';
 
 /** ARPHRD_* (include/uapi/linux/if_arp.h) -> DLT, where libpcap's choice is plain. */
@@ -18,20 +18,20 @@ const BY_ARPHRD: Record<number, number> = {
 /** undefined when sysfs does not say or the type is one where libpcap decides more subtly. */
 export function interfaceLinkType(ifname: string): number | undefined {
   try {
-    return BY_ARPHRD[Number(readFileSync(`/sys/class/net/${ifname}/type`, 'utf8').trim())];
+    return BY_ARPHRD[Number(readText(`/sys/class/net/${ifname}/type`, 'utf8').trim())];
   } catch {
     return undefined;
   }
 }
 
 export function interfaceExists(ifname: string): boolean {
-  return existsSync(`/sys/class/net/${ifname}`);
+  return files().exists(`/sys/class/net/${ifname}`);
 }
 
 /** Whether the interface is administratively up (IFF_UP); undefined when it is gone. */
 export function interfaceIsUp(ifname: string): boolean | undefined {
   try {
-    return (Number.parseInt(readFileSync(`/sys/class/net/${ifname}/flags`, 'utf8').trim(), 16) & 1) === 1;
+    return (Number.parseInt(readText(`/sys/class/net/${ifname}/flags`, 'utf8').trim(), 16) & 1) === 1;
   } catch {
     return undefined;
   }
@@ -40,7 +40,7 @@ export function interfaceIsUp(ifname: string): boolean | undefined {
 /** `aa:bb:cc:dd:ee:ff`, or undefined when the interface is gone. */
 export function interfaceMac(ifname: string): string | undefined {
   try {
-    return readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim();
+    return readText(`/sys/class/net/${ifname}/address`, 'utf8').trim();
   } catch {
     return undefined;
   }

@@ -11,7 +11,7 @@
  * 262144 or a record cut short an error. pcapng and files whose packets
  * libpcap rewrites (byte-swapped Linux cooked headers) are left to libpcap.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { files } from '../files';
 import { DLT } from './binding';
 
 /** Receives each packet: buffer[offset] .. buffer[offset + caplen - 1], and its wire length. */
@@ -82,17 +82,17 @@ export function layoutOfFile(path: string, dlt: number): SavefileLayout | undefi
   if (path === '-') return undefined;
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = files().openRead(path);
   } catch {
     return undefined;
   }
   try {
-    if (!fstatSync(fd).isFile()) return undefined;
+    if (!files().fdStatus(fd).isFile) return undefined;
     const head = Buffer.alloc(24);
-    const n = readSync(fd, head, 0, 24, 0);
+    const n = files().read(fd, head, 0, 24, 0);
     return savefileLayout(head.subarray(0, n), dlt);
   } finally {
-    closeSync(fd);
+    files().close(fd);
   }
 }
 
@@ -101,11 +101,11 @@ const CHUNK = 1 << 20;
 
 /** Reads the file at `path` (laid out as `layout`) to its end, every record to `sink`. */
 export function readSavefile(path: string, layout: SavefileLayout, sink: RecordSink): void {
-  const fd = openSync(path, 'r');
+  const fd = files().openRead(path);
   try {
     readRecords(fd, layout, sink);
   } finally {
-    closeSync(fd);
+    files().close(fd);
   }
 }
 
@@ -125,7 +125,7 @@ function readRecords(fd: number, layout: SavefileLayout, sink: RecordSink): void
       pos = 0;
     }
     while (end < want && !eof) {
-      const n = readSync(fd, buf, end, CHUNK - end, fileOffset);
+      const n = files().read(fd, buf, end, CHUNK - end, fileOffset);
       if (n === 0) eof = true;
       end += n;
       fileOffset += n;

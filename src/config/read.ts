@@ -1,10 +1,10 @@
 /** Reads a configuration file; an unreadable one is a ConfigError naming it. */
-import { readFileSync } from 'node:fs';
+import { readText } from '../files';
 import { ConfigError } from './errors';
 
 export function readConfigText(path: string, kind: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readText(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     throw new ConfigError(path, `cannot read ${kind} (${code})`);

@@ -14,9 +14,9 @@
  *   `stop`                                stopped by `stop <section>`
  * Names starting with `.` are temporary files of an atomic write: ignored.
  */
-import { allChars, hasSpace, isDigit, isWordChar } from '../chars';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { allChars, hasSpace, isDigit, isWordChar } from '../chars';
+import { files, isDirectory, readText } from '../files';
 import { ConfigError, oneLine, PLACE_MAX } from './errors';
 import { parseRuleLine, readFilterFile, type RuleLine } from './filter-file';
 import { parseListenAddress, parseMetricsInterval, type ListenAddress } from './metrics-options';
@@ -81,7 +81,7 @@ export function readRuntimeMarkers(dir: string, warn: (message: string) => void)
   const markers = new Map<string, RuntimeMarker>();
   let names: string[];
   try {
-    names = readdirSync(dir);
+    names = files().readDir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return markers;
     throw new ConfigError(dir, `cannot read runtime dir (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
@@ -95,7 +95,7 @@ export function readRuntimeMarkers(dir: string, warn: (message: string) => void)
     }
     let content: string;
     try {
-      content = readFileSync(where, 'utf8');
+      content = readText(where, 'utf8');
     } catch (err) {
       // Removed between readdir and read (a concurrent `stop`): nothing to do.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
@@ -312,8 +312,4 @@ function single(section: UciSection, key: string): { value: string; where: strin
 function values(option: UciOption | undefined): { value: string; where: string }[] {
   if (option === undefined) return [];
   return option.kind === 'list' ? option.items : [{ value: option.value, where: option.where }];
-}
-
-function isDirectory(path: string): boolean {
-  return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }

@@ -3,7 +3,7 @@
  * libpcap asks the host databases; so do we when they exist (same machine, same answer),
  * and use the built-in table when they do not (minimal router images).
  */
-import { readFileSync } from 'node:fs';
+import { readText } from '../files';
 
 export interface PortName { port: number; proto: 'tcp' | 'udp' | 'any' }
 
@@ -34,7 +34,7 @@ let protocols: Map<string, number> | null = null;
 
 function readLines(path: string): string[] | null {
   try {
-    return readFileSync(path, 'latin1').split('\n');
+    return readText(path, 'latin1').split('\n');
   } catch {
     return null;
   }

@@ -4,8 +4,8 @@
  * skips (it reads only *.prom), then renamed over it: a reader sees the old
  * file or the new one, never a part.
  */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { files, removeIfPresent } from '../files';
 import type { DaemonControl } from '../service/model';
 import { MetricsFormatter } from './metrics';
 
@@ -36,22 +36,22 @@ export class MetricsTextfile {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    rmSync(this.tmpPath, { force: true });
-    rmSync(this.options.path, { force: true });
+    removeIfPresent(this.tmpPath);
+    removeIfPresent(this.options.path);
   }
 
   /** Never throws: a failed write is logged (once until it succeeds or fails otherwise) and retried next interval. */
   write(): void {
     try {
-      writeFileSync(this.tmpPath, this.formatter.format(this.options.control.stats()));
-      renameSync(this.tmpPath, this.options.path);
+      files().writeFile(this.tmpPath, this.formatter.format(this.options.control.stats()));
+      files().rename(this.tmpPath, this.options.path);
       this.lastError = undefined;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (message !== this.lastError) this.options.log(`metrics textfile ${this.options.path}: ${message}`);
       this.lastError = message;
       try {
-        rmSync(this.tmpPath, { force: true });
+        removeIfPresent(this.tmpPath);
       } catch {
         // the directory itself is the problem: already logged
       }

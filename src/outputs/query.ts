@@ -4,8 +4,8 @@
  * (its default socket), a socket path, or nothing (every socket in the
  * socket directory).
  */
-import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { files } from '../files';
 import { loadNet } from '../net-on-demand';
 import type { CounterLine } from './text-socket';
 
@@ -19,7 +19,7 @@ export function querySockets(target: string, socketDir: string): { section: stri
   }
   let names: string[];
   try {
-    names = readdirSync(socketDir).filter((n) => n.endsWith('.sock')).sort();
+    names = files().readDir(socketDir).filter((n) => n.endsWith('.sock')).sort();
   } catch {
     names = [];
   }

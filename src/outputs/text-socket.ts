@@ -3,8 +3,8 @@
  * `<id>:<bytes>:<packets>\n` per rule, in file order, then the socket closes.
  * Consumers parse each line from the right (ids may contain ':').
  */
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { files } from '../files';
 import { loadNet } from '../net-on-demand';
 import { listenReplying, type ReplyServer } from './reply-server';
 
@@ -54,7 +54,7 @@ export class TextSocket {
   }
 
   private async open(): Promise<void> {
-    mkdirSync(dirname(this.path), { recursive: true });
+    files().makeDir(dirname(this.path), true);
     await removeStaleSocket(this.path);
     // Written at once into the kernel's buffer: a slow reader stalls nobody.
     const server = await listenReplying(this.path, () => formatCounterLines(this.snapshot()));
@@ -65,15 +65,15 @@ export class TextSocket {
     }
     this.server = server;
     // As open as the original's socket: any local user may read the counters.
-    chmodSync(this.path, 0o666);
-    this.inode = lstatSync(this.path).ino;
+    files().changeMode(this.path, 0o666);
+    this.inode = files().status(this.path, false).ino;
   }
 
   private check(): void {
     if (this.recovering || !this.server) return;
     let inode: number | undefined;
     try {
-      inode = lstatSync(this.path).ino;
+      inode = files().status(this.path, false).ino;
     } catch {
       inode = undefined;
     }
@@ -110,7 +110,7 @@ export class TextSocket {
     if (!this.server) return;
     let ours: boolean;
     try {
-      ours = lstatSync(this.path).ino === this.inode;
+      ours = files().status(this.path, false).ino === this.inode;
     } catch {
       ours = false;
     }
@@ -123,7 +123,7 @@ export class TextSocket {
     this.server.close();
     this.server = undefined;
     try {
-      unlinkSync(this.path);
+      files().unlink(this.path);
     } catch {
       // already gone
     }
@@ -133,7 +133,7 @@ export class TextSocket {
 async function removeStaleSocket(path: string): Promise<void> {
   let isSocket: boolean;
   try {
-    isSocket = lstatSync(path).isSocket();
+    isSocket = files().status(path, false).isSocket;
   } catch {
     return;
   }
@@ -148,5 +148,5 @@ async function removeStaleSocket(path: string): Promise<void> {
     probe.once('error', () => resolve(false));
   });
   if (alive) throw new Error(`${path}: another process is serving this socket`);
-  unlinkSync(path);
+  files().unlink(path);
 }

@@ -3,8 +3,8 @@
  * hot-plug polling, stop. Reload keeps counters of unchanged rules; a new
  * configuration with an error is reported and the running one stays as it is.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { files } from '../files';
 import { interfaceLinkType, interfaceMac } from '../capture/interface';
 import { ExpressionChecker } from '../capture/validate';
 import { traceStartup } from '../startup-trace';
@@ -117,7 +117,7 @@ export class Supervisor implements DaemonControl {
   }
 
   private async add(spec: ServedSpec): Promise<void> {
-    mkdirSync(dirname(spec.socketPath), { recursive: true });
+    files().makeDir(dirname(spec.socketPath), true);
     const instance = new ServedInstance(spec, {
       checker: this.checker, log: this.options.log, hotplug: this.options.hotplug, onFatal: this.options.onFatal,
     });
@@ -155,7 +155,7 @@ export class Supervisor implements DaemonControl {
       this.options.log(`${name}: removed`);
     }
     for (const spec of changed) {
-      mkdirSync(dirname(spec.socketPath), { recursive: true });
+      files().makeDir(dirname(spec.socketPath), true);
       await this.instances.get(spec.name)?.update(spec);
       this.options.log(`${spec.name}: reloaded`);
     }
