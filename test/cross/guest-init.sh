@@ -91,6 +91,7 @@ for i in 1 2 3; do say node-e-0 "$(probe time -- /usr/bin/node -e 0)"; done
 
 # 4. The daemon with the shipped rules: one section, then eight.
 for n in 1 8; do
+	sections=$n
 	socks="" ifs=""
 	i=0
 	while [ $i -lt "$n" ]; do
@@ -108,6 +109,15 @@ for n in 1 8; do
 		say "mem$n" "$(probe settle "$pid")"
 		stop "$pid"
 	fi
+	# Two more starts of the same kind, timed only: node -e 0 is taken as the best of three, so is this.
+	# (stop() counts in n: the kind is in sections.)
+	for _ in 2 3; do
+		# shellcheck disable=SC2086 # one word per option
+		out=$(probe start $ifs $socks -w 600 -- /usr/bin/node $NODE_OPTIONS_OF_WRAPPER /usr/sbin/bpfcountd -c "/etc/config/sections$sections")
+		say "again$sections" "$out"
+		pid=$(pid_of "$out")
+		[ -n "$pid" ] && stop "$pid"
+	done
 done
 say "done"
 poweroff -f

@@ -189,8 +189,18 @@ if numbers "$idle" && numbers "$one" && numbers "$eight" && [ -n "$node0" ] &&
 	echo "system: measured $arch: RssAnon idle node $ia kB, daemon 1 section $oa kB (+$((oa - ia))), 8 sections $ea kB (+$((ea - ia)))"
 	echo "system: measured $arch: VmHWM idle node $(kb "$idle" VmHWM) kB, daemon 1 section $(kb "$one" VmHWM) kB, 8 sections $(kb "$eight" VmHWM) kB (settled: $(settled "$idle") $(settled "$one") $(settled "$eight"))"
 	c1=$(ms "$start1" count_ms) c8=$(ms "$start8" count_ms)
-	echo "system: measured $arch: exec->counting 1 section $c1 ms (socket $(ms "$start1" socket_ms) ms), 8 sections $c8 ms (socket $(ms "$start8" socket_ms) ms), node -e 0 $node0 ms (best of 3); live 2 sections $(ms "$startlive" count_ms) ms"
-	echo "system: measured $arch: issue 14 targets: +4096 kB (1 section) $([ $((oa - ia)) -le 4096 ] && echo met || echo NOT met), +8192 kB (8 sections) $([ $((ea - ia)) -le 8192 ] && echo met || echo NOT met), exec->counting <= 2x node -e 0: 1 section $([ "$c1" -ge 0 ] && [ "$c1" -le $((2 * node0)) ] && echo met || echo NOT met), 8 sections $([ "$c8" -ge 0 ] && [ "$c8" -le $((2 * node0)) ] && echo met || echo NOT met)"
+	# Best of the three starts of each kind (a start that never counted, -1, is left out).
+	best() { { echo "$1"; sed -n "s/^XARCH again$2 .* count_ms=\([0-9]*\)$/\1/p" "$out/console.txt"; } | grep -v '^-' | sort -n | head -n 1; }
+	b1=$(best "$c1" 1) b8=$(best "$c8" 8)
+	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+	within() { [ "$1" -ge 0 ] && [ "$1" -le $((2 * node0)) ] && echo met || echo NOT met; }
+	echo "system: measured $arch: exec->counting, first start of the boot: 1 section $c1 ms (socket $(ms "$start1" socket_ms) ms) $(ratio "$c1" "$node0"), 8 sections $c8 ms (socket $(ms "$start8" socket_ms) ms) $(ratio "$c8" "$node0"); node -e 0 $node0 ms (best of 3); live 2 sections $(ms "$startlive" count_ms) ms"
+	echo "system: measured $arch: exec->counting, best of 3 starts: 1 section $b1 ms $(ratio "$b1" "$node0"), 8 sections $b8 ms $(ratio "$b8" "$node0") (all: 1 section $(sed -n 's/^XARCH \(start\|again\)1 .* count_ms=\([0-9-]*\)$/\2/p' "$out/console.txt" | tr '\n' ' ')ms, 8 sections $(sed -n 's/^XARCH \(start\|again\)8 .* count_ms=\([0-9-]*\)$/\2/p' "$out/console.txt" | tr '\n' ' ')ms)"
+	echo "system: measured $arch: issue 14 targets: +4096 kB (1 section) $([ $((oa - ia)) -le 4096 ] && echo met || echo NOT met), +8192 kB (8 sections) $([ $((ea - ia)) -le 8192 ] && echo met || echo NOT met), exec->counting <= 2x node -e 0 (best of 3 each): 1 section $(within "$b1"), 8 sections $(within "$b8"); first start of the boot against it: 1 section $(within "$c1"), 8 sections $(within "$c8")"
+	repeated=$(grep -E '^XARCH again[18] ' "$out/console.txt" || true)
+	if [ "$(echo "$repeated" | grep -c ' count_ms=[0-9][0-9]*$')" != 4 ]; then
+		bad "$arch system: the repeated starts did not all count: $(echo "$repeated" | tr '\n' ';')"
+	fi
 	ok "$arch system: memory and start-up measured"
 else
 	bad "$arch system: measurements missing (idle '$idle', 1 section '$one', 8 sections '$eight', node -e 0 '$node0', start '$start1' '$start8')"
