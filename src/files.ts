@@ -108,10 +108,13 @@ const STAT_MODE = 1;
 const STAT_INO = 7;
 const STAT_SIZE = 8;
 
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_CREAT = 0o100;
-const O_TRUNC = 0o1000;
+/** open()'s flags, from Node's table for this CPU: they differ (O_CREAT is 0x40 on x86 and ARM, 0x100 on MIPS). */
+interface OpenFlags {
+  O_RDONLY: number;
+  O_WRONLY: number;
+  O_CREAT: number;
+  O_TRUNC: number;
+}
 
 interface UvBinding {
   errname(errno: number): string;
@@ -144,6 +147,9 @@ export function node18FileSystem(): FileSystem | undefined {
   const found = bindingOf<Node18FsBinding>('fs');
   if (found === undefined || BINDING_CALLS.some((call) => typeof found[call] !== 'function')) return undefined;
   const b = found as Node18FsBinding;
+  const flags = bindingOf<{ fs?: Partial<OpenFlags> }>('constants')?.fs;
+  if (flags === undefined || [flags.O_RDONLY, flags.O_WRONLY, flags.O_CREAT, flags.O_TRUNC].some((f) => typeof f !== 'number')) return undefined;
+  const { O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC } = flags as OpenFlags;
 
   // A NUL would cut the path short in C: node:fs refuses such a path, so does this.
   const checked = (path: string): string => {

@@ -66,9 +66,11 @@ fi
 # 1. Live: two sections on veth0. Warm-up frames (EtherType 0x88b5, counted only
 #    by 'warm') go into veth0 until both sections count; then the known frames.
 # shellcheck disable=SC2086 # one word per option
-out=$(probe start -k warm -t veth1 -s /tmp/all.sock -s /tmp/in.sock -w 300 -- /usr/bin/node $NODE_OPTIONS_OF_WRAPPER /usr/sbin/bpfcountd -c /etc/config/live)
+# The pid file (in a directory the daemon creates) checks src/files.ts's writes with this CPU's open() flags.
+out=$(probe start -k warm -t veth1 -s /tmp/all.sock -s /tmp/in.sock -w 300 -- /usr/bin/node $NODE_OPTIONS_OF_WRAPPER /usr/sbin/bpfcountd -c /etc/config/live --pid-file /tmp/run/live/bpfcountd.pid)
 say startlive "$out"
 pid=$(pid_of "$out")
+say pidfile "pid=$pid file=$( (tr -d '\n' </tmp/run/live/bpfcountd.pid) 2>&1)"
 diagnose "$pid" "$out"
 probe send veth1 arp "$IN_ARP" "$ARP_LEN"
 probe send veth1 udp9 "$IN_UDP" "$IN_UDP_LEN"

@@ -174,6 +174,12 @@ for section in all in; do
 	fi
 done
 [ "$live_ok" = 1 ] && ok "live $arch: two sections on veth0 (one inbound), counts exact"
+pidfile=$(sed -n 's/^XARCH pidfile //p' "$out/console.txt")
+if echo "$pidfile" | grep -Eq '^pid=([0-9]+) file=\1$'; then
+	ok "$arch system: the pid file holds the daemon's pid ($pidfile)"
+else
+	bad "$arch system: pid file: $pidfile"
+fi
 
 # 5. Measurements (reported; the thresholds of issue 14 are printed, not enforced).
 kb() { echo "$1" | sed -n "s/.* $2=\([0-9-]*\).*/\1/p"; }
