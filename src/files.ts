@@ -8,8 +8,9 @@
  * on emulated mipsel, a quarter of `node -e 0`. On Node 18 (OpenWrt 23.05) these calls go to
  * fs's binding instead, the C++ half that node:fs itself calls (`process.binding('fs')`); its
  * calling convention (arguments, then `undefined` for "no callback", then an object that
- * receives errno and syscall) is the one of the whole 18 release line, which is closed. Any other
- * Node gets node:fs, loaded at the first call: its binding's convention changed within 20.x.
+ * receives errno and syscall) is the one node:fs itself uses there (checked on 18.20.4 and 18.20.8;
+ * the 18 line gets no more releases). Any other Node gets node:fs, loaded at the first call: its
+ * binding's convention changed within 20.x.
  */
 import type * as NodeFs from 'node:fs';
 
@@ -159,45 +160,31 @@ export function node18FileSystem(): FileSystem | undefined {
     }
     return path;
   };
+  /** One binding call; a failure it reports in the slot is thrown as node:fs would. */
+  const call = <T>(syscall: string, path: string | undefined, run: (slot: ErrorSlot) => T, dest?: string): T => {
+    const slot: ErrorSlot = {};
+    const result = run(slot);
+    if (slot.errno !== undefined) throw systemError(slot, syscall, path, dest);
+    return result;
+  };
+  const open = (path: string, how: number): number =>
+    call('open', path, (slot) => b.open(checked(path), how, 0o666, undefined, slot));
+  const fstat = (fd: number): Float64Array => call('fstat', undefined, (slot) => b.fstat(fd, false, undefined, slot));
   const statusFrom = (values: Float64Array): FileStatus => statusOf(values[STAT_MODE], values[STAT_INO]);
 
   const fs: FileSystem = {
     via: 'Node 18 binding',
-    openRead(path) {
-      const slot: ErrorSlot = {};
-      const fd = b.open(checked(path), O_RDONLY, 0o666, undefined, slot);
-      if (slot.errno !== undefined) throw systemError(slot, 'open', path);
-      return fd;
-    },
-    close(fd) {
-      const slot: ErrorSlot = {};
-      b.close(fd, undefined, slot);
-      if (slot.errno !== undefined) throw systemError(slot, 'close');
-    },
-    read(fd, buffer, offset, length, position) {
-      const slot: ErrorSlot = {};
-      const n = b.read(fd, buffer, offset, length, position, undefined, slot);
-      if (slot.errno !== undefined) throw systemError(slot, 'read');
-      return n;
-    },
-    write(fd, bytes, offset) {
-      const slot: ErrorSlot = {};
-      const n = b.writeBuffer(fd, bytes, offset, bytes.length - offset, null, undefined, slot);
-      if (slot.errno !== undefined) throw systemError(slot, 'write');
-      return n;
-    },
-    fdStatus(fd) {
-      const slot: ErrorSlot = {};
-      const values = b.fstat(fd, false, undefined, slot);
-      if (slot.errno !== undefined) throw systemError(slot, 'fstat');
-      return statusFrom(values);
-    },
+    openRead: (path) => open(path, O_RDONLY),
+    close: (fd) => call('close', undefined, (slot) => b.close(fd, undefined, slot)),
+    read: (fd, buffer, offset, length, position) =>
+      call('read', undefined, (slot) => b.read(fd, buffer, offset, length, position, undefined, slot)),
+    write: (fd, bytes, offset) =>
+      call('write', undefined, (slot) => b.writeBuffer(fd, bytes, offset, bytes.length - offset, null, undefined, slot)),
+    fdStatus: (fd) => statusFrom(fstat(fd)),
     readFile(path) {
-      const fd = fs.openRead(path);
+      const fd = open(path, O_RDONLY);
       try {
-        const slot: ErrorSlot = {};
-        const values = b.fstat(fd, false, undefined, slot);
-        if (slot.errno !== undefined) throw systemError(slot, 'fstat');
+        const values = fstat(fd);
         // /proc and /sys files say 0 or 4096 bytes whatever they hold: read until the end.
         const size = (values[STAT_MODE] & S_IFMT) === S_IFREG ? values[STAT_SIZE] : 0;
         let buffer = Buffer.allocUnsafe(size > 0 ? size : 8192);
@@ -218,48 +205,22 @@ export function node18FileSystem(): FileSystem | undefined {
         fs.close(fd);
       }
     },
-    readDir(path) {
-      const slot: ErrorSlot = {};
-      const names = b.readdir(checked(path), 'utf8', false, undefined, slot);
-      if (slot.errno !== undefined) throw systemError(slot, 'scandir', path);
-      return names;
-    },
-    status(path, follow) {
-      const slot: ErrorSlot = {};
-      const values = follow ? b.stat(checked(path), false, undefined, slot) : b.lstat(checked(path), false, undefined, slot);
-      if (slot.errno !== undefined) throw systemError(slot, follow ? 'stat' : 'lstat', path);
-      return statusFrom(values);
-    },
+    readDir: (path) => call('scandir', path, (slot) => b.readdir(checked(path), 'utf8', false, undefined, slot)),
+    status: (path, follow) => statusFrom(follow
+      ? call('stat', path, (slot) => b.stat(checked(path), false, undefined, slot))
+      : call('lstat', path, (slot) => b.lstat(checked(path), false, undefined, slot))),
     exists(path) {
       if (path.includes('\0')) return false;
       const slot: ErrorSlot = {};
       b.access(path, 0, undefined, slot);
       return slot.errno === undefined;
     },
-    makeDir(path, recursive) {
-      const slot: ErrorSlot = {};
-      b.mkdir(checked(path), 0o777, recursive, undefined, slot);
-      if (slot.errno !== undefined) throw systemError(slot, 'mkdir', path);
-    },
-    changeMode(path, mode) {
-      const slot: ErrorSlot = {};
-      b.chmod(checked(path), mode, undefined, slot);
-      if (slot.errno !== undefined) throw systemError(slot, 'chmod', path);
-    },
-    unlink(path) {
-      const slot: ErrorSlot = {};
-      b.unlink(checked(path), undefined, slot);
-      if (slot.errno !== undefined) throw systemError(slot, 'unlink', path);
-    },
-    rename(from, to) {
-      const slot: ErrorSlot = {};
-      b.rename(checked(from), checked(to), undefined, slot);
-      if (slot.errno !== undefined) throw systemError(slot, 'rename', from, to);
-    },
+    makeDir: (path, recursive) => { call('mkdir', path, (slot) => b.mkdir(checked(path), 0o777, recursive, undefined, slot)); },
+    changeMode: (path, mode) => call('chmod', path, (slot) => b.chmod(checked(path), mode, undefined, slot)),
+    unlink: (path) => call('unlink', path, (slot) => b.unlink(checked(path), undefined, slot)),
+    rename: (from, to) => call('rename', from, (slot) => b.rename(checked(from), checked(to), undefined, slot), to),
     writeFile(path, text) {
-      const slot: ErrorSlot = {};
-      const fd = b.open(checked(path), O_WRONLY | O_CREAT | O_TRUNC, 0o666, undefined, slot);
-      if (slot.errno !== undefined) throw systemError(slot, 'open', path);
+      const fd = open(path, O_WRONLY | O_CREAT | O_TRUNC);
       try {
         const bytes = Buffer.from(text);
         let written = 0;
