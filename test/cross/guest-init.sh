@@ -23,9 +23,9 @@ say() { echo "XARCH $*"; }
 # Stops a daemon the probe started (its parent is this shell) and waits until it is gone.
 stop() {
 	kill "$1" 2>/dev/null
-	n=0
-	while [ -d "/proc/$1" ] && [ "$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status" 2>/dev/null)" != Z ] && [ $n -lt 100 ]; do
-		sleep 0.1; n=$((n + 1))
+	local waited=0
+	while [ -d "/proc/$1" ] && [ "$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status" 2>/dev/null)" != Z ] && [ $waited -lt 100 ]; do
+		sleep 0.1; waited=$((waited + 1))
 	done
 }
 pid_of() { echo "$1" | sed -n 's/^START pid=\([0-9]*\).*/\1/p'; }
@@ -92,8 +92,12 @@ stop "$idle"
 for i in 1 2 3; do say node-e-0 "$(probe time -- /usr/bin/node -e 0)"; done
 
 # 4. The daemon with the shipped rules: one section, then eight.
+# The daemon on the sections of /etc/config/sections$n, watched by the probe.
+start_sections() {
+	# shellcheck disable=SC2086 # one word per option
+	probe start $ifs $socks -w 600 -- /usr/bin/node $NODE_OPTIONS_OF_WRAPPER /usr/sbin/bpfcountd -c "/etc/config/sections$n"
+}
 for n in 1 8; do
-	sections=$n
 	socks="" ifs=""
 	i=0
 	while [ $i -lt "$n" ]; do
@@ -102,8 +106,7 @@ for n in 1 8; do
 		i=$((i + 1))
 	done
 	[ "$n" = 1 ] && ifs="-t veth1"
-	# shellcheck disable=SC2086 # one word per option
-	out=$(probe start $ifs $socks -w 600 -- /usr/bin/node $NODE_OPTIONS_OF_WRAPPER /usr/sbin/bpfcountd -c "/etc/config/sections$n")
+	out=$(start_sections)
 	say "start$n" "$out"
 	pid=$(pid_of "$out")
 	diagnose "$pid" "$out"
@@ -112,11 +115,9 @@ for n in 1 8; do
 		stop "$pid"
 	fi
 	# Two more starts of the same kind, timed only: node -e 0 is taken as the best of three, so is this.
-	# (stop() counts in n: the kind is in sections.)
 	for _ in 2 3; do
-		# shellcheck disable=SC2086 # one word per option
-		out=$(probe start $ifs $socks -w 600 -- /usr/bin/node $NODE_OPTIONS_OF_WRAPPER /usr/sbin/bpfcountd -c "/etc/config/sections$sections")
-		say "again$sections" "$out"
+		out=$(start_sections)
+		say "again$n" "$out"
 		pid=$(pid_of "$out")
 		[ -n "$pid" ] && stop "$pid"
 	done
